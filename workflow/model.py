@@ -1,0 +1,101 @@
+"""Plain dataclasses the engine core returns: no SpiffWorkflow object ever leaves workflow/."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+FieldType = Literal["string", "long", "boolean", "enum", "date"]
+
+
+@dataclass(frozen=True)
+class EnumOption:
+    """One choice of an enum field: the stored id and the label shown."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One form field declared in a user task's camunda:formData."""
+
+    id: str
+    type: FieldType
+    label: str
+    help: str = ""
+    required: bool = False
+    min: int | None = None
+    max: int | None = None
+    minlength: int | None = None
+    maxlength: int | None = None
+    options: tuple[EnumOption, ...] = ()
+    default: str | None = None
+    multiline: bool = False
+    widget: Literal["radios", "select", ""] = ""
+    # "<other field id>:<value>": this field is required when the other field holds that value,
+    # e.g. parents_not_informed_reason is required when inform_parents is false.
+    required_if: tuple[str, str] | None = None
+    # True when this field records a decision whose reason another field carries.
+    is_decision: bool = False
+
+
+@dataclass(frozen=True)
+class FormSpec:
+    """The form of one user task, in declaration order."""
+
+    key: str
+    fields: tuple[FieldSpec, ...] = ()
+
+    def field(self, field_id: str) -> FieldSpec | None:
+        """Return the field with this id, if the form has one."""
+        return next((f for f in self.fields if f.id == field_id), None)
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task that is ready for a person, as the layers above see it."""
+
+    id: str  # the engine's task instance id (a UUID string)
+    bpmn_id: str  # the user task's element id, e.g. "initial_review"
+    name: str
+    lane: str  # the lane id, which is the role that owns the task ("staff", "dsl", "headteacher")
+    candidate_groups: tuple[str, ...]
+    assignee: str | None
+    due: str | None  # the raw camunda:dueDate expression, evaluated by the scheduler layer
+    documentation: str
+    form: FormSpec
+
+
+@dataclass(frozen=True)
+class CompletedStep:
+    """A task that has been completed, in the order it happened."""
+
+    id: str
+    bpmn_id: str
+    name: str
+    lane: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PendingTimer:
+    """A timer the instance waits on, with the moment it falls due (UTC)."""
+
+    task_id: str
+    bpmn_id: str
+    name: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class InstanceStatus:
+    """What an instance looks like after a command: its serialized state and what is next."""
+
+    state: str  # the serialized per-instance state (JSON), without the spec
+    ready: tuple[TaskView, ...]
+    timers: tuple[PendingTimer, ...]
+    ended: bool
+    data: dict[str, Any]
+    completed_now: tuple[str, ...] = ()  # bpmn ids of tasks completed by this command, in order
