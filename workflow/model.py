@@ -99,3 +99,11 @@ class InstanceStatus:
     ended: bool
     data: dict[str, Any]
     completed_now: tuple[str, ...] = ()  # bpmn ids of tasks completed by this command, in order
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One uploaded BPMN or DMN file: its name (for messages) and its raw bytes."""
+
+    name: str
+    content: bytes
