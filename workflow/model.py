@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-FieldType = Literal["string", "long", "boolean", "enum", "date"]
+# "document" is a file attachment (never imagery: refused by content sniffing in forms/).
+FieldType = Literal["string", "long", "boolean", "enum", "date", "document"]
 
 
 @dataclass(frozen=True)
