@@ -1,0 +1,24 @@
+"""Entry point of the `safeguard` console script: one group per area."""
+
+from __future__ import annotations
+
+import click
+
+from services.cli.bpmn_commands import bpmn
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Safeguard Flow: run and manage the response to nude and semi-nude image sharing."""
+
+
+cli.add_command(bpmn)
+
+
+def main() -> None:
+    """Run the CLI."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()
