@@ -1,0 +1,69 @@
+"""Settings, read from environment variables with one prefix: every setting is documented here.
+
+| variable                      | meaning                                                 | default                           |
+|-------------------------------|---------------------------------------------------------|-----------------------------------|
+| SAFEGUARD_DATABASE_URL        | SQLAlchemy URL of the database                          | sqlite file in SAFEGUARD_INSTANCE_DIR |
+| SAFEGUARD_INSTANCE_DIR        | folder for the SQLite file and other local state        | ./instance                        |
+| SAFEGUARD_SECRET_KEY          | signs sessions and CSRF tokens; required outside demo   | random per process (demo only)    |
+| SAFEGUARD_AMQP_URL            | RabbitMQ URL; unset means the in-process bus            | unset                             |
+| SAFEGUARD_BPMN_DIR            | process models deployed by `safeguard init`             | ./bpmn                            |
+| SAFEGUARD_BASE_URL            | public address used in links sent to people             | http://127.0.0.1:5000             |
+| SAFEGUARD_SECURE_COOKIES      | `true` to send cookies over HTTPS only                  | false                             |
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+PREFIX = "SAFEGUARD_"
+
+
+class SettingsInvalid(Exception):
+    """An environment variable holds a value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the composition root needs to build the app and its processes."""
+
+    database_url: str
+    instance_dir: Path
+    secret_key: str
+    amqp_url: str | None
+    bpmn_dir: Path
+    base_url: str
+    secure_cookies: bool
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from the environment, applying the documented defaults."""
+        env = os.environ if environ is None else environ
+        instance_dir = Path(env.get(f"{PREFIX}INSTANCE_DIR", "instance")).resolve()
+        database_url = env.get(f"{PREFIX}DATABASE_URL") or (
+            f"sqlite:///{instance_dir / 'safeguard.sqlite3'}"
+        )
+        return cls(
+            database_url=database_url,
+            instance_dir=instance_dir,
+            secret_key=env.get(f"{PREFIX}SECRET_KEY") or secrets.token_hex(32),
+            amqp_url=env.get(f"{PREFIX}AMQP_URL") or None,
+            bpmn_dir=Path(env.get(f"{PREFIX}BPMN_DIR", "bpmn")).resolve(),
+            base_url=env.get(f"{PREFIX}BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            secure_cookies=_flag(env, f"{PREFIX}SECURE_COOKIES", default=False),
+        )
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsInvalid(f"{name}={raw!r}: expected true or false")

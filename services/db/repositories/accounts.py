@@ -1,0 +1,134 @@
+"""Repositories for schools, users with their roles, and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.db.models import ApiToken, Membership, School, User
+from services.db.models.accounts import normalise_email
+from services.db.repositories.paging import check_page
+
+
+class SchoolRepository:
+    """Schools by id or slug."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, name: str, slug: str) -> School:
+        """Add a school and return it with its id."""
+        school = School(name=name, slug=slug)
+        self._session.add(school)
+        self._session.flush()
+        return school
+
+    def get(self, school_id: int) -> School | None:
+        """Return the school with this id, if any."""
+        return self._session.get(School, school_id)
+
+    def get_by_slug(self, slug: str) -> School | None:
+        """Return the school with this slug, if any."""
+        return self._session.scalar(select(School).where(School.slug == slug))
+
+    def list(self, limit: int, offset: int = 0) -> list[School]:
+        """Return one page of schools by name."""
+        check_page(limit, offset)
+        query = select(School).order_by(School.name, School.id).limit(limit).offset(offset)
+        return list(self._session.scalars(query))
+
+
+class UserRepository:
+    """Users, looked up case-insensitively by email, and their per-school roles."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, email: str, display_name: str, password_hash: str) -> User:
+        """Add a user (email stored lower-cased) and return it with its id."""
+        user = User(email=email, display_name=display_name, password_hash=password_hash)
+        self._session.add(user)
+        self._session.flush()
+        return user
+
+    def get(self, user_id: int) -> User | None:
+        """Return the user with this id, if any."""
+        return self._session.get(User, user_id)
+
+    def get_by_email(self, email: str) -> User | None:
+        """Return the user with this email, whatever its case."""
+        query = select(User).where(User.email == normalise_email(email))
+        return self._session.scalar(query)
+
+    def grant(self, user_id: int, school_id: int, role: str) -> Membership:
+        """Give a user a role in a school (a second identical grant violates a constraint)."""
+        membership = Membership(user_id=user_id, school_id=school_id, role=role)
+        self._session.add(membership)
+        self._session.flush()
+        return membership
+
+    def roles_in(self, user_id: int, school_id: int) -> frozenset[str]:
+        """Return the roles a user holds in one school."""
+        query = select(Membership.role).where(
+            Membership.user_id == user_id, Membership.school_id == school_id
+        )
+        return frozenset(self._session.scalars(query))
+
+    def school_ids_of(self, user_id: int) -> list[int]:
+        """Return the ids of the schools where the user holds any role."""
+        query = (
+            select(Membership.school_id)
+            .where(Membership.user_id == user_id)
+            .distinct()
+            .order_by(Membership.school_id)
+        )
+        return list(self._session.scalars(query))
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 hex digest under which an API token is stored."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class ApiTokenRepository:
+    """API tokens, stored and found by their hash only."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, user_id: int, token: str, label: str) -> ApiToken:
+        """Record a new token for a user; only its hash is kept."""
+        api_token = ApiToken(user_id=user_id, token_hash=hash_token(token), label=label)
+        self._session.add(api_token)
+        self._session.flush()
+        return api_token
+
+    def find_active(self, token: str) -> ApiToken | None:
+        """Return the unrevoked token record matching this token, if any."""
+        query = select(ApiToken).where(
+            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+        )
+        return self._session.scalar(query)
+
+    def list_for_user(self, user_id: int, limit: int, offset: int = 0) -> list[ApiToken]:
+        """Return one page of a user's tokens, newest first."""
+        check_page(limit, offset)
+        query = (
+            select(ApiToken)
+            .where(ApiToken.user_id == user_id)
+            .order_by(ApiToken.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(self._session.scalars(query))
+
+    def revoke(self, token_ids: Iterable[int], at: datetime) -> None:
+        """Mark these tokens revoked from `at` on."""
+        for token_id in token_ids:
+            api_token = self._session.get(ApiToken, token_id)
+            if api_token is not None and api_token.revoked_at is None:
+                api_token.revoked_at = at

@@ -1,0 +1,153 @@
+"""Incidents, the exclusions on them, and the children involved."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, undefer
+
+from services.db.models import Child, Incident, IncidentChild, IncidentExclusion
+from services.db.models.incidents import new_incident_id
+from services.db.repositories.paging import check_page
+
+REFERENCE_PREFIX = "DS"
+
+
+class IncidentRepository:
+    """Incidents by id or reference, with the state loaded only where a command needs it."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        school_id: int,
+        definition_version_id: int,
+        reference: str,
+        state: str,
+        created_by: int | None,
+        next_timer_at: datetime | None = None,
+    ) -> Incident:
+        """Add an open incident; it is written when the unit of work commits."""
+        incident = Incident(
+            id=new_incident_id(),  # known before the flush, so tasks can point at it
+            school_id=school_id,
+            definition_version_id=definition_version_id,
+            reference=reference,
+            state=state,
+            created_by=created_by,
+            next_timer_at=next_timer_at,
+        )
+        self._session.add(incident)
+        return incident
+
+    def get(self, incident_id: str) -> Incident | None:
+        """Return the incident with its state; its commit is checked against its version."""
+        return self._session.get(Incident, incident_id, options=[undefer(Incident.state)])
+
+    def get_for_update(self, incident_id: str) -> Incident | None:
+        """Return the incident for a command that will change it.
+
+        PostgreSQL locks the row until commit, so concurrent commands on one incident queue.
+        SQLite has no row locks (FOR UPDATE is not rendered there): the version check at
+        commit turns a concurrent change into ConcurrentUpdate instead.
+        """
+        query = (
+            select(Incident)
+            .where(Incident.id == incident_id)
+            .options(undefer(Incident.state))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self._session.scalar(query)
+
+    def get_by_reference(self, school_id: int, reference: str) -> Incident | None:
+        """Return a school's incident by its human reference, without its state."""
+        query = select(Incident).where(
+            Incident.school_id == school_id, Incident.reference == reference
+        )
+        return self._session.scalar(query)
+
+    def list_for_school(
+        self, school_id: int, *, status: str | None, limit: int, offset: int = 0
+    ) -> list[Incident]:
+        """Return one page of a school's incidents, newest first, without their state."""
+        check_page(limit, offset)
+        query = select(Incident).where(Incident.school_id == school_id)
+        if status is not None:
+            query = query.where(Incident.status == status)
+        query = query.order_by(Incident.created_at.desc(), Incident.id).limit(limit).offset(offset)
+        return list(self._session.scalars(query))
+
+    def next_reference(self, school_id: int, year: int) -> str:
+        """Return the next free reference of a school for a year, e.g. "DS-2026-0001".
+
+        Two commands racing for the same number collide on the unique (school, reference)
+        constraint at commit; the loser retries.
+        """
+        prefix = f"{REFERENCE_PREFIX}-{year}-"
+        query = (
+            select(Incident.reference)
+            .where(Incident.school_id == school_id, Incident.reference.startswith(prefix))
+            # Longest first, so "DS-2026-10000" comes after "DS-2026-9999".
+            .order_by(func.length(Incident.reference).desc(), Incident.reference.desc())
+            .limit(1)
+        )
+        last = self._session.scalar(query)
+        number = int(last.removeprefix(prefix)) + 1 if last is not None else 1
+        return f"{prefix}{number:04d}"
+
+    def exclude(
+        self, incident_id: str, user_id: int, reason: str, created_by: int | None
+    ) -> IncidentExclusion:
+        """Keep a named person out of an incident."""
+        exclusion = IncidentExclusion(
+            incident_id=incident_id, user_id=user_id, reason=reason, created_by=created_by
+        )
+        self._session.add(exclusion)
+        return exclusion
+
+    def is_excluded(self, incident_id: str, user_id: int) -> bool:
+        """Tell whether this person is excluded from this incident."""
+        query = select(IncidentExclusion.id).where(
+            IncidentExclusion.incident_id == incident_id, IncidentExclusion.user_id == user_id
+        )
+        return self._session.scalar(query) is not None
+
+
+class ChildRepository:
+    """Children known to a school and the incidents they are part of."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, school_id: int, display_name: str, date_of_birth: date | None) -> Child:
+        """Add a child and return it with its id."""
+        child = Child(school_id=school_id, display_name=display_name, date_of_birth=date_of_birth)
+        self._session.add(child)
+        self._session.flush()
+        return child
+
+    def get(self, child_id: int) -> Child | None:
+        """Return the child with this id, if any."""
+        return self._session.get(Child, child_id)
+
+    def link(self, incident_id: str, child_id: int, role: str) -> IncidentChild:
+        """Record how a child is involved in an incident ('pictured', 'shared', ...)."""
+        link = IncidentChild(incident_id=incident_id, child_id=child_id, role=role)
+        self._session.add(link)
+        return link
+
+    def for_incident(self, incident_id: str, limit: int) -> list[tuple[Child, str]]:
+        """Return the children of an incident with their role in it, by name."""
+        check_page(limit)
+        query = (
+            select(Child, IncidentChild.role)
+            .join(IncidentChild, IncidentChild.child_id == Child.id)
+            .where(IncidentChild.incident_id == incident_id)
+            .order_by(Child.display_name, Child.id, IncidentChild.role)
+            .limit(limit)
+        )
+        return [(child, role) for child, role in self._session.execute(query)]

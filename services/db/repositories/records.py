@@ -1,0 +1,106 @@
+"""The audit trail (add and list only) and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from services.db.column_types import utcnow
+from services.db.models import AuditEvent, OutboxMessage
+from services.db.models.records import new_message_id
+from services.db.repositories.paging import check_page
+
+
+class AuditRepository:
+    """Append-only audit events: there is no update or delete, and the database refuses both."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        action: str,
+        target: str,
+        *,
+        actor_id: int | None,
+        school_id: int | None = None,
+        incident_id: str | None = None,
+        reason: str | None = None,
+        old_values: dict[str, Any] | None = None,
+        new_values: dict[str, Any] | None = None,
+        occurred_at: datetime | None = None,
+    ) -> AuditEvent:
+        """Append an audit event; it is written when the unit of work commits."""
+        audit_event = AuditEvent(
+            action=action,
+            target=target,
+            actor_id=actor_id,
+            school_id=school_id,
+            incident_id=incident_id,
+            reason=reason,
+            old_values=old_values,
+            new_values=new_values,
+            occurred_at=occurred_at or utcnow(),
+        )
+        self._session.add(audit_event)
+        return audit_event
+
+    def list_for_incident(
+        self, incident_id: str, limit: int, after_id: int | None = None
+    ) -> list[AuditEvent]:
+        """Return an incident's events in order, the page after `after_id` (keyset paging)."""
+        check_page(limit)
+        query = select(AuditEvent).where(AuditEvent.incident_id == incident_id)
+        if after_id is not None:
+            query = query.where(AuditEvent.id > after_id)
+        return list(self._session.scalars(query.order_by(AuditEvent.id).limit(limit)))
+
+
+class OutboxRepository:
+    """Events waiting to be published, written in the transaction of the change they report."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        routing_key: str,
+        event_type: str,
+        payload: dict[str, Any],
+        *,
+        message_id: str | None = None,
+        available_at: datetime | None = None,
+    ) -> OutboxMessage:
+        """Queue an event (no personal details of children in the payload)."""
+        message = OutboxMessage(
+            message_id=message_id or new_message_id(),
+            routing_key=routing_key,
+            event_type=event_type,
+            payload=payload,
+            attempts=0,
+        )
+        if available_at is not None:
+            message.available_at = available_at
+        self._session.add(message)
+        return message
+
+    def pending(self, limit: int, now: datetime | None = None) -> list[OutboxMessage]:
+        """Return the oldest unsent events that are due, in the order they were written."""
+        check_page(limit)
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= (now or utcnow()))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(query))
+
+    def mark_sent(self, ids: Collection[int], at: datetime) -> None:
+        """Mark these events sent (the broker confirmed them)."""
+        if ids:
+            statement = update(OutboxMessage).where(OutboxMessage.id.in_(sorted(ids)))
+            self._session.execute(statement.values(sent_at=at))
