@@ -55,6 +55,7 @@ class ExpressionError(SafeguardError):
 
     def __init__(self, expression: str, message: str, element_id: str = "") -> None:
         self.expression = expression
+        self.message = message
         self.element_id = element_id
         where = f"{element_id}: " if element_id else ""
         super().__init__(f"{where}{message} in expression {expression!r}")
@@ -62,6 +63,15 @@ class ExpressionError(SafeguardError):
 
 class EngineStepLimit(SafeguardError):
     """Engine steps ran past their time or step bound (a loop in the diagram, say)."""
+
+
+class ProcessFailed(SafeguardError):
+    """A running instance hit an error its diagram caused (no flow matched); nothing was saved."""
+
+    def __init__(self, element_id: str, message: str) -> None:
+        self.element_id = element_id
+        self.message = message
+        super().__init__(f"{element_id}: {message}" if element_id else message)
 
 
 class StateUnreadable(SafeguardError):

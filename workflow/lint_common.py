@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from workflow.errors import DiagramProblem
-from workflow.xml_safety import BPMN_NS
+from workflow.xml_safety import BPMN_NS, line_of
 
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 NS = {"bpmn": BPMN_NS, "camunda": CAMUNDA_NS}
@@ -28,10 +28,12 @@ class DiagramFile:
         """The document's root element (bpmn:definitions or dmn:definitions)."""
         return self.tree.getroot()
 
-    def problem(self, element: Element, message: str, element_name: str | None = None) -> DiagramProblem:
+    def problem(
+        self, element: Element, message: str, element_name: str | None = None
+    ) -> DiagramProblem:
         """A problem located at this element: its line, id and name."""
         name = element.get("name", "") if element_name is None else element_name
-        return DiagramProblem(self.name, element.sourceline, element.get("id", ""), message, name)
+        return DiagramProblem(self.name, line_of(element), element.get("id", ""), message, name)
 
 
 @dataclass

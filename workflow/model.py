@@ -78,6 +78,8 @@ class CompletedStep:
     name: str
     lane: str
     data: dict[str, Any] = field(default_factory=dict)
+    completed_at: datetime | None = None  # the `now` of the command that completed it (UTC)
+    actor: str | None = None  # who completed a user task, as the caller named them
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,9 @@ def parse_duration(text: str) -> timedelta:
     """Parse the ISO 8601 durations a scenario may advance the clock by (weeks to seconds)."""
     match = _DURATION.match(text.strip().upper()) if isinstance(text, str) else None
     if match is None or text.strip().upper() in ("P", "PT"):
-        raise ScenarioInvalid(f"'advance' needs an ISO 8601 duration such as 'P2D' or 'PT4H', got {text!r}")
+        raise ScenarioInvalid(
+            f"'advance' needs an ISO 8601 duration such as 'P2D' or 'PT4H', got {text!r}"
+        )
     parts = {k: int(v) for k, v in match.groupdict().items() if v}
     return timedelta(**parts)
 

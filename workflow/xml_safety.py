@@ -12,7 +12,7 @@ from workflow.model import SourceFile
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-# The DMN versions SpiffWorkflow 3.2 knows (SpiffWorkflow/dmn/parser/BpmnDmnParser.py): 1.1, 1.2, 1.3.
+# DMN 1.1, 1.2 and 1.3: the versions SpiffWorkflow 3.2 knows (dmn/parser/BpmnDmnParser.py).
 DMN_NAMESPACES = frozenset(
     {
         "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
@@ -36,6 +36,12 @@ def parse_xml(source: SourceFile) -> etree._ElementTree:
     tree = _parse(source)
     _check_root(source, tree)
     return tree
+
+
+def line_of(element: etree._Element) -> int | None:
+    """The element's line in its file (lxml's sourceline; lxml-stubs mistype it)."""
+    line: object = element.sourceline
+    return line if isinstance(line, int) else None
 
 
 def is_dmn(tree: etree._ElementTree) -> bool:
@@ -79,9 +85,7 @@ def _check_text(source: SourceFile) -> None:
         )
     encoding = _DECLARED_ENCODING.match(text)
     if encoding is not None and encoding.group(1).lower() not in _UTF8_NAMES:
-        raise _reject(
-            source, 1, f"file declares encoding {encoding.group(1)!r}: save it as UTF-8"
-        )
+        raise _reject(source, 1, f"file declares encoding {encoding.group(1)!r}: save it as UTF-8")
 
 
 def _parser() -> etree.XMLParser:
@@ -106,7 +110,7 @@ def _parse(source: SourceFile) -> etree._ElementTree:
         ) from None
     tree = root.getroottree()
     # Belt and braces: the text check above should make this unreachable.
-    if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
+    if tree.docinfo.internalDTD is not None:  # set by any DOCTYPE, with or without a subset
         raise _reject(source, 1, "DOCTYPE/entity declarations are not allowed")
     return tree
 
@@ -121,7 +125,7 @@ def _check_root(source: SourceFile, tree: etree._ElementTree) -> None:
     found = f"{{{name.namespace}}}{name.localname}" if name.namespace else name.localname
     raise _reject(
         source,
-        root.sourceline,
+        line_of(root),
         f"root element is <{found}>; expected bpmn:definitions ({BPMN_NS}) "
         "or dmn:definitions (DMN 1.1, 1.2 or 1.3)",
     )

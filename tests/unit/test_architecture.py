@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 WORKFLOW = Path(__file__).resolve().parents[2] / "workflow"
-SPIFF_MODULES = {"spiff_engine.py"}
+SPIFF_MODULES = {p.name for p in WORKFLOW.glob("spiff_*.py")}
 IO_MODULES = {"os", "pathlib", "io", "socket", "subprocess", "shutil", "sqlite3", "urllib", "http"}
 
 
