@@ -1,0 +1,74 @@
+"""The engine's public API: start instances, complete tasks, fire timers, read history.
+
+Every call deserializes a fresh workflow from `definition.spec` + `state`, so nothing Spiff
+holds is shared between calls or threads. Times are aware UTC datetimes passed in: the core
+never reads the clock. A call that raises has changed nothing and produced no new state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from workflow import spiff_engine
+from workflow.definition import Definition
+from workflow.model import CompletedStep, InstanceStatus
+from workflow.timing import Calendar, PlainCalendar, require_aware
+
+__all__ = [
+    "Calendar",
+    "PlainCalendar",
+    "complete_task",
+    "completed_steps",
+    "fire_due_timers",
+    "get_status",
+    "start_instance",
+]
+
+
+def start_instance(
+    definition: Definition,
+    now: datetime,
+    data: Mapping[str, Any] | None = None,
+    *,
+    calendar: Calendar | None = None,
+) -> InstanceStatus:
+    """Start an instance with optional initial data and run it to its first wait."""
+    return spiff_engine.start(definition, require_aware(now), dict(data or {}), calendar)
+
+
+def get_status(definition: Definition, state: str, now: datetime) -> InstanceStatus:
+    """Describe an instance without running anything (the returned state is `state` itself)."""
+    return spiff_engine.status(definition, state, require_aware(now))
+
+
+def complete_task(
+    definition: Definition,
+    state: str,
+    task_id: str,
+    data: Mapping[str, Any],
+    now: datetime,
+    *,
+    actor: str | None = None,
+    calendar: Calendar | None = None,
+) -> InstanceStatus:
+    """Validate `data` against the task's form, complete the task and run to the next wait.
+
+    Raises TaskNotReady (unknown id, not READY, not a user task) and TaskDataInvalid (per
+    field) before anything changes.
+    """
+    aware = require_aware(now)
+    return spiff_engine.complete(definition, state, task_id, data, aware, actor, calendar)
+
+
+def fire_due_timers(
+    definition: Definition, state: str, now: datetime, *, calendar: Calendar | None = None
+) -> InstanceStatus:
+    """Fire every timer due at `now` (due <= now) and run the instance to its next wait."""
+    return spiff_engine.fire(definition, state, require_aware(now), calendar)
+
+
+def completed_steps(definition: Definition, state: str) -> list[CompletedStep]:
+    """Completed user and business rule tasks with their answers/outputs, in completion order."""
+    return spiff_engine.history(definition, state)

@@ -1,0 +1,373 @@
+"""Run instances on SpiffWorkflow: every command builds a fresh workflow from spec + state.
+
+Only workflow/spiff_*.py import SpiffWorkflow, and Spiff objects never leave them: callers get
+JSON strings and the dataclasses of workflow/model.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.util.task import TaskState
+
+from workflow.definition import Definition, load_definition
+from workflow.errors import (
+    EngineStepLimit,
+    ProcessFailed,
+    SafeguardError,
+    StateUnreadable,
+    TaskNotReady,
+)
+from workflow.formdata import validate_submission
+from workflow.model import CompletedStep, InstanceStatus, PendingTimer, TaskView
+from workflow.spiff_forms import form_spec
+from workflow.spiff_parser import ASSIGNEE, CANDIDATE_GROUPS, DUE_DATE, LANE
+from workflow.spiff_runtime import (
+    SERIALIZER_VERSION,
+    SPEC_KEYS,
+    TIMER_CLASSES,
+    VERSION_KEY,
+    SandboxScriptEngine,
+    check_version,
+    drop_predictions,
+    dump_state,
+    iso_data,
+    migrate,
+    new_serializer,
+    restore,
+)
+from workflow.timing import Calendar, as_utc
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the clock of read-only commands, which run nothing
+MAX_STEPS = 10_000  # engine steps one command may take
+MAX_SECONDS = 5.0  # wall time one command may spend in engine steps
+# Kept in task.internal_data (serialized, never visible to expressions or forms).
+SEQUENCE = "safeguard:seq"  # a completed task's place in the completion order
+LAST_SEQUENCE = "safeguard:last_seq"  # on the root task: the last number given
+COMPLETED_AT = "safeguard:completed_at"
+ACTOR = "safeguard:actor"
+
+
+@dataclass
+class Command:
+    """One command's workflow, engine and bookkeeping (never shared between calls)."""
+
+    workflow: Any
+    engine: SandboxScriptEngine
+    completed_now: list[str] = field(default_factory=list)
+
+
+def start(
+    definition: Definition, now: datetime, data: Mapping[str, Any], calendar: Calendar | None
+) -> InstanceStatus:
+    """Create an instance, put `data` on its start, run it to its first wait."""
+    with _translated():
+        serializer = new_serializer()
+        document = _current_spec(definition)
+        spec = serializer.from_dict(document["spec"])
+        subprocess_specs = {
+            k: serializer.from_dict(v) for k, v in document["subprocess_specs"].items()
+        }
+        engine = SandboxScriptEngine(now, calendar)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
+        workflow.task_tree.data.update(data)
+        command = Command(workflow, engine)
+        _run_engine(command)
+        return _status_of(command, dump_state(serializer, workflow))
+
+
+def status(definition: Definition, state: str, now: datetime) -> InstanceStatus:
+    """Describe an instance without running anything; the state returned is `state` itself."""
+    command = _load(definition, state, now, None)
+    with _translated():
+        return _status_of(command, state)
+
+
+def complete(
+    definition: Definition,
+    state: str,
+    task_id: str,
+    data: Mapping[str, Any],
+    now: datetime,
+    actor: str | None,
+    calendar: Calendar | None,
+) -> InstanceStatus:
+    """Check task and data (raising before any change), complete it, run to the next wait."""
+    command = _load(definition, state, now, calendar)
+    task = _ready_user_task(command, task_id)
+    values = validate_submission(form_spec(task.task_spec), data)
+    with _translated():
+        task.set_data(**values)
+        _stamp(command, task, actor)
+        task.run()
+        _run_engine(command)
+        return _status_of(command, dump_state(new_serializer(), command.workflow))
+
+
+def fire(
+    definition: Definition, state: str, now: datetime, calendar: Calendar | None
+) -> InstanceStatus:
+    """Fire the timers due at `now`, then run the engine to its next wait."""
+    command = _load(definition, state, now, calendar)
+    with _translated():
+        _run_engine(command)
+        return _status_of(command, dump_state(new_serializer(), command.workflow))
+
+
+def history(definition: Definition, state: str) -> list[CompletedStep]:
+    """User and business rule tasks completed so far, in the order they completed."""
+    command = _load(definition, state, EPOCH, None)
+    with _translated():
+        stamped = [
+            t
+            for t in command.workflow.get_tasks(state=TaskState.COMPLETED)
+            if SEQUENCE in t.internal_data
+        ]
+        stamped.sort(key=lambda t: t.internal_data[SEQUENCE])
+        return [_completed_step(t) for t in stamped]
+
+
+def _load(definition: Definition, state: str, now: datetime, calendar: Calendar | None) -> Command:
+    try:
+        document = json.loads(state)
+    except (TypeError, ValueError) as error:
+        raise StateUnreadable(f"state is not JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get(VERSION_KEY), str):
+        raise StateUnreadable("state has no serializer_version: it was not saved by this engine")
+    version = document.pop(VERSION_KEY)
+    check_version(version)
+    engine = SandboxScriptEngine(now, calendar)
+    with _translated():
+        if "spec" not in document:
+            document.update(_spec_parts(definition, version))
+            migrate(document, version)
+            return Command(restore(new_serializer(), document, engine), engine)
+        # A full serialization (an older release's, say): migrate it with its own spec, then
+        # run it on the definition's, which carries our lanes, forms and timers.
+        migrate(document, version)
+        document.update(_spec_parts(definition, SERIALIZER_VERSION))
+        drop_predictions(document)
+        _check_task_specs(document)
+        workflow = restore(new_serializer(), document, engine)
+        workflow._predict()  # predict again, from the definition's spec
+        return Command(workflow, engine)
+
+
+def _ready_user_task(command: Command, task_id: str) -> Any:
+    try:
+        task = command.workflow.get_task_from_id(UUID(task_id))
+    except Exception:
+        raise TaskNotReady(f"task {task_id!r} is not a task of this instance") from None
+    name = task.task_spec.bpmn_id
+    if not isinstance(task.task_spec, UserTask):
+        raise TaskNotReady(f"task {task_id} ({name}) is not a user task")
+    if task.state != TaskState.READY:
+        state = TaskState.get_name(task.state)
+        raise TaskNotReady(f"task {task_id} ({name}) is {state}, not READY")
+    return task
+
+
+def _run_engine(command: Command) -> None:
+    """Run automatic tasks and due timers until only people or the clock can move the instance."""
+    workflow = command.workflow
+    started, steps = time.monotonic(), 0
+
+    def will_complete(task: Any) -> None:
+        nonlocal steps
+        steps += 1
+        elapsed = time.monotonic() - started
+        if steps > MAX_STEPS or elapsed > MAX_SECONDS:
+            raise EngineStepLimit(
+                f"{task.task_spec.bpmn_id}: the engine took {steps} steps in {elapsed:.2f}s "
+                f"(limits {MAX_STEPS} steps, {MAX_SECONDS}s): is there a loop without a wait?"
+            )
+
+    def did_complete(task: Any) -> None:
+        if task.state == TaskState.COMPLETED and isinstance(task.task_spec, BusinessRuleTask):
+            _stamp(command, task, None)
+
+    workflow.refresh_timers()
+    while True:
+        # do_engine_steps ends by refreshing timers, which may make boundary events READY.
+        workflow.do_engine_steps(will_complete, did_complete)
+        if not workflow.get_tasks(state=TaskState.READY, manual=False):
+            return
+
+
+def _status_of(command: Command, state: str) -> InstanceStatus:
+    workflow = command.workflow
+    ready = [_task_view(t) for t in workflow.get_tasks(state=TaskState.READY)]
+    return InstanceStatus(
+        state=state,
+        ready=tuple(view for view in ready if view is not None),
+        timers=tuple(_timers(workflow)),
+        ended=bool(workflow.is_completed()),
+        data=iso_data(_current_data(workflow)),
+        completed_now=tuple(command.completed_now),
+    )
+
+
+def _current_data(workflow: Any) -> dict[str, Any]:
+    # Parallel branches each carry their own copy of the data: merge what the open tasks
+    # hold, then the task completed last on top, and the workflow's own once it has ended.
+    data: dict[str, Any] = {}
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        data.update(task.data)
+    if workflow.last_task is not None:
+        data.update(workflow.last_task.data)
+    if workflow.is_completed():
+        data.update(workflow.data)
+    data.pop("data_objects", None)
+    return data
+
+
+def _stamp(command: Command, task: Any, actor: str | None) -> None:
+    # A per-instance counter on the root task orders completions; Spiff's last_state_change is
+    # wall-clock time, which the core must not depend on.
+    root = command.workflow.task_tree
+    number = int(root.internal_data.get(LAST_SEQUENCE, 0)) + 1
+    root.internal_data[LAST_SEQUENCE] = number
+    task.internal_data[SEQUENCE] = number
+    task.internal_data[COMPLETED_AT] = command.engine.now.isoformat()
+    if actor is not None:
+        task.internal_data[ACTOR] = actor
+    command.completed_now.append(task.task_spec.bpmn_id)
+
+
+def _task_view(task: Any) -> TaskView | None:
+    spec = task.task_spec
+    if not isinstance(spec, UserTask):
+        return None
+    extensions = getattr(spec, "extensions", {}) or {}
+    groups = str(extensions.get(CANDIDATE_GROUPS) or "")
+    return TaskView(
+        id=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id,
+        lane=str(extensions.get(LANE) or ""),
+        candidate_groups=tuple(g.strip() for g in groups.split(",") if g.strip()),
+        assignee=extensions.get(ASSIGNEE) or None,
+        due=extensions.get(DUE_DATE) or None,
+        documentation=spec.documentation or "",
+        form=form_spec(spec),
+    )
+
+
+def _timers(workflow: Any) -> Iterator[PendingTimer]:
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TIMER_CLASSES):
+            continue
+        value = task.internal_data.get("event_value")
+        due = value.get("next") if isinstance(value, dict) else value
+        if due is None:
+            continue
+        spec = task.task_spec
+        yield PendingTimer(str(task.id), spec.bpmn_id, spec.bpmn_name or spec.bpmn_id, as_utc(due))
+
+
+def _completed_step(task: Any) -> CompletedStep:
+    spec = task.task_spec
+    if isinstance(spec, UserTask):
+        keys = [f.id for f in form_spec(spec).fields]
+    else:
+        keys = [o.name or o.label for o in spec.dmnEngine.decision_table.outputs]
+    data = {key: task.data.get(key) for key in keys}
+    return CompletedStep(
+        id=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id,
+        lane=str((getattr(spec, "extensions", {}) or {}).get(LANE) or ""),
+        data=iso_data(data),
+        completed_at=as_utc(task.internal_data[COMPLETED_AT])
+        if COMPLETED_AT in task.internal_data
+        else None,
+        actor=task.internal_data.get(ACTOR),
+    )
+
+
+def _spec_parts(definition: Definition, version: str) -> dict[str, Any]:
+    # States are stored without their spec; it must be in the same format as the state so that
+    # migrations can upgrade both together. A state already upgraded (written by the current
+    # serializer) whose definition still holds an older spec gets a freshly parsed one.
+    document: dict[str, Any] = json.loads(definition.spec)
+    if document.get(VERSION_KEY) != version:
+        if version != SERIALIZER_VERSION:
+            raise StateUnreadable(
+                f"state was saved by serializer {version} but the definition's spec by "
+                f"{document.get(VERSION_KEY)}: they cannot be migrated together"
+            )
+        document = _current_spec(definition)
+    return {key: document[key] for key in SPEC_KEYS}
+
+
+def _check_task_specs(document: dict[str, Any]) -> None:
+    known = set(document["spec"]["task_specs"])
+    for spec in document["subprocess_specs"].values():
+        known.update(spec["task_specs"])
+    tasks = list(document["tasks"].values())
+    for subprocess in document.get("subprocesses", {}).values():
+        tasks.extend(subprocess["tasks"].values())
+    missing = sorted({t["task_spec"] for t in tasks} - known)
+    if missing:
+        raise StateUnreadable(
+            f"state refers to elements the definition does not have: {', '.join(missing)}"
+        )
+
+
+def _current_spec(definition: Definition) -> dict[str, Any]:
+    # No cache of parsed spec dicts: Spiff's converters mutate the dict they restore from, and
+    # a deep copy costs more than json.loads (0.24 ms against 0.06 ms for an 8 KB spec).
+    document: dict[str, Any] = json.loads(definition.spec)
+    if document.get(VERSION_KEY) == SERIALIZER_VERSION:
+        return document
+    reparsed: dict[str, Any] = json.loads(_reparsed_spec(definition.sources, definition.process_id))
+    return reparsed
+
+
+@lru_cache(maxsize=32)
+def _reparsed_spec(sources: tuple[Any, ...], process_id: str) -> str:
+    # Only after a SpiffWorkflow upgrade: the stored spec is older than the serializer. The
+    # cache holds immutable JSON strings, never Spiff objects, so it is safe across threads.
+    return load_definition(sources, process_id).spec
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    # Let our errors through (also when Spiff wrapped them); Spiff's become ProcessFailed.
+    try:
+        yield
+    except SafeguardError:
+        raise
+    except Exception as error:
+        cause = _safeguard_cause(error)
+        if cause is not None:
+            raise cause from error
+        spec = getattr(error, "task_spec", None) or getattr(
+            getattr(error, "task", None), "task_spec", None
+        )
+        element = str(getattr(spec, "bpmn_id", "") or "")
+        message = str(error.args[0]) if error.args else type(error).__name__
+        raise ProcessFailed(element, message) from error
+
+
+def _safeguard_cause(error: BaseException) -> SafeguardError | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, SafeguardError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,0 +1,213 @@
+"""Parse a BPMN/DMN bundle with SpiffWorkflow's Camunda parser, keeping what we need on the spec.
+
+Only workflow/spiff_*.py import SpiffWorkflow; this module returns JSON strings and our dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import (
+    BoundaryEvent,
+    IntermediateCatchEvent,
+    StartEvent,
+)
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import (
+    CamundaBoundaryEventParser,
+    CamundaIntermediateCatchEventParser,
+    CamundaStartEventParser,
+)
+from SpiffWorkflow.camunda.parser.task_spec import (
+    CAMUNDA_MODEL_NS,
+    BusinessRuleTaskParser,
+    UserTaskParser,
+)
+from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
+from SpiffWorkflow.camunda.specs.user_task import UserTask
+
+from workflow.errors import DefinitionInvalid, DiagramProblem
+from workflow.lint import locate
+from workflow.model import SourceFile
+from workflow.spiff_forms import FormProblem, form_spec
+from workflow.spiff_runtime import CLOCKED_TIMERS, dump_spec, new_serializer
+from workflow.xml_safety import BPMN_NS, is_dmn
+
+# Keys of task_spec.extensions where the Camunda attributes Spiff ignores are kept (they are
+# serialized with the spec). The lane is the lane's id, the role; Spiff only keeps its name.
+LANE = "safeguard:lane"
+CANDIDATE_GROUPS = "safeguard:candidate_groups"
+ASSIGNEE = "safeguard:assignee"
+DUE_DATE = "safeguard:due_date"
+_CAMUNDA_ATTRIBUTES = {
+    CANDIDATE_GROUPS: "candidateGroups",
+    ASSIGNEE: "assignee",
+    DUE_DATE: "dueDate",
+}
+_LANE_OF = "//bpmn:lane[bpmn:flowNodeRef[normalize-space(.) = $ref]]"
+
+
+@dataclass(frozen=True)
+class ParsedProcess:
+    """A parsed, serialized process: what a Definition is built from."""
+
+    process_id: str
+    name: str
+    spec: str
+    user_tasks: tuple[tuple[str, str, str], ...]
+
+
+def lane_id(node: Any) -> str:
+    """The id of the lane holding this element (or its enclosing subprocess), "" if none."""
+    for element in [node, *node.iterancestors()]:
+        element_id = element.get("id")
+        if not element_id:
+            continue
+        lanes = element.getroottree().xpath(_LANE_OF, namespaces={"bpmn": BPMN_NS}, ref=element_id)
+        if lanes:
+            return str(lanes[-1].get("id", ""))  # nested lane sets: the innermost lane
+    return ""
+
+
+class KeepingUserTaskParser(UserTaskParser):  # type: ignore[misc]
+    """Camunda user tasks, keeping lane id, candidate groups, assignee and due date on the spec."""
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        """Spiff's camunda:properties plus our safeguard:* keys."""
+        extensions: dict[str, Any] = dict(super().parse_extensions(node))
+        for key, attribute in _CAMUNDA_ATTRIBUTES.items():
+            extensions[key] = self.node.get(f"{{{CAMUNDA_MODEL_NS}}}{attribute}")
+        extensions[LANE] = lane_id(self.node)
+        return extensions
+
+    def get_form(self) -> Any:
+        """The camunda:formData form, whether or not the task also names a camunda:formKey."""
+        form = super().get_form()
+        form.key = self.bpmn_id
+        return form
+
+
+class KeepingRuleTaskParser(BusinessRuleTaskParser):  # type: ignore[misc]
+    """Camunda business rule tasks, keeping the lane id (for the history)."""
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        """Spiff's camunda:properties plus our lane key."""
+        extensions: dict[str, Any] = dict(super().parse_extensions(node))
+        extensions[LANE] = lane_id(self.node)
+        return extensions
+
+
+class _ClockedTimers:
+    """Swaps Spiff's timer event definitions for ours, which read the command's clock."""
+
+    def parse_timer_event(self, event: Any) -> Any:
+        """Parse as Spiff does, then rebuild the definition as our clocked subclass."""
+        definition = super().parse_timer_event(event)  # type: ignore[misc]
+        clocked = CLOCKED_TIMERS[type(definition)]
+        return clocked(definition.name, definition.expression, description=definition.description)
+
+
+class StartParser(_ClockedTimers, CamundaStartEventParser):  # type: ignore[misc]
+    """Start events with clocked timers."""
+
+
+class CatchParser(_ClockedTimers, CamundaIntermediateCatchEventParser):  # type: ignore[misc]
+    """Intermediate catch events with clocked timers."""
+
+
+class BoundaryParser(_ClockedTimers, CamundaBoundaryEventParser):  # type: ignore[misc]
+    """Boundary events with clocked timers."""
+
+
+class SafeguardParser(CamundaParser):  # type: ignore[misc]
+    """Spiff's Camunda parser with our user task and timer parsers."""
+
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (KeepingUserTaskParser, UserTask),
+        full_tag("businessRuleTask"): (KeepingRuleTaskParser, BusinessRuleTask),
+        full_tag("startEvent"): (StartParser, StartEvent),
+        full_tag("intermediateCatchEvent"): (CatchParser, IntermediateCatchEvent),
+        full_tag("boundaryEvent"): (BoundaryParser, BoundaryEvent),
+    }
+
+
+Trees = Sequence[tuple[SourceFile, etree._ElementTree]]
+
+
+def parse_process(trees: Trees, process_id: str | None) -> ParsedProcess:
+    """Parse the bundle with Spiff and serialize the chosen process; raise DefinitionInvalid."""
+    parser = SafeguardParser()
+    try:
+        for source, tree in trees:
+            if is_dmn(tree):
+                parser.add_dmn_xml(tree.getroot(), filename=source.name)
+            else:
+                parser.add_bpmn_xml(tree, filename=source.name)
+        chosen = process_id or _only_process(parser)
+        spec = parser.get_spec(chosen)
+        subprocess_specs = parser.get_subprocess_specs(chosen)
+    except ValidationException as error:
+        raise DefinitionInvalid([_problem(trees, error)]) from error
+    except DefinitionInvalid:
+        raise
+    except Exception as error:
+        message = f"SpiffWorkflow could not parse the bundle: {type(error).__name__}: {error}"
+        raise DefinitionInvalid([DiagramProblem("", None, "", message)]) from error
+    user_tasks = _user_tasks(trees, [spec, *subprocess_specs.values()])
+    serialized = dump_spec(new_serializer(), spec, subprocess_specs)
+    return ParsedProcess(chosen, str(spec.description or chosen), serialized, user_tasks)
+
+
+def _only_process(parser: SafeguardParser) -> str:
+    called = parser.get_process_dependencies()
+    candidates = [pid for pid in parser.get_process_ids() if pid not in called]
+    if len(candidates) == 1:
+        return str(candidates[0])
+    found = ", ".join(candidates) or "none"
+    message = (
+        f"the bundle must hold exactly one executable top-level process (found: {found}); "
+        "name the process to run"
+    )
+    raise DefinitionInvalid([DiagramProblem("", None, "", message)])
+
+
+def _user_tasks(trees: Trees, specs: list[Any]) -> tuple[tuple[str, str, str], ...]:
+    found: list[tuple[str, str, str]] = []
+    problems: list[DiagramProblem] = []
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if not isinstance(task_spec, UserTask):
+                continue
+            try:
+                form_spec(task_spec)
+            except FormProblem as error:
+                problems.append(_located(trees, spec.file or "", task_spec.bpmn_id, str(error)))
+            lane = str(task_spec.extensions.get(LANE) or "")
+            found.append((task_spec.bpmn_id, task_spec.bpmn_name or task_spec.bpmn_id, lane))
+    if problems:
+        raise DefinitionInvalid(problems)
+    return tuple(found)
+
+
+def _problem(trees: Trees, error: ValidationException) -> DiagramProblem:
+    message = str(error.args[0]) if error.args else str(error)
+    return _located(trees, error.file_name or "", error.id or "", message, error.name or "")
+
+
+def _located(
+    trees: Trees, file_name: str, element_id: str, message: str, name: str = ""
+) -> DiagramProblem:
+    # Spiff's ValidationException has no line number for parser errors: find the element by id.
+    for source, tree in trees:
+        if file_name and source.name != file_name:
+            continue
+        line, found_name = locate(tree, source.name, element_id) if element_id else (None, "")
+        if line is not None or file_name:
+            return DiagramProblem(source.name, line, element_id, message, name or found_name)
+    return DiagramProblem(file_name, None, element_id, message, name)
