@@ -1,11 +1,11 @@
 """Benchmark: the cost of completing one user task in the engine core, against plain SpiffWorkflow.
 
 Runs scenario S1 on the default process many times. For each user-task completion it times
-`workflow.engine.complete_task` (deserialize a fresh workflow from the stored spec + state, validate
-the typed data, complete, run engine steps in the sandbox, serialize the state). The baseline, measured
-in the same run on the same diagram and data, is what SpiffWorkflow does out of the box: deserialize
-the whole workflow JSON (spec included), set the data, complete, run engine steps with its unsandboxed
-eval, serialize everything again.
+`workflow.engine.complete_task` (deserialize a fresh workflow from the stored spec + state,
+validate the typed data, complete, run engine steps in the sandbox, serialize the state). The
+baseline, measured in the same run on the same diagram and data, is what SpiffWorkflow does out of
+the box: deserialize the whole workflow JSON (spec included), set the data, complete, run engine
+steps with its unsandboxed eval, serialize everything again.
 
 Usage: .venv/bin/python bench/engine.py [--rounds N]
 """
@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
-from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.util.task import TaskState
 
 from workflow import engine
@@ -94,7 +94,8 @@ def filled_data(definition: Definition, steps: list[dict[str, Any]]) -> list[dic
         task = next(t for t in status.ready if t.bpmn_id == step["complete"])
         data = placeholder_data(task.form, step.get("data") or {})
         status = engine.complete_task(definition, status.state, task.id, data, DEFAULT_START)
-        filled.append({k: v for k, v in status.data.items() if k in {f.id for f in task.form.fields}})
+        fields = {f.id for f in task.form.fields}
+        filled.append({k: v for k, v in status.data.items() if k in fields})
     return filled
 
 
@@ -125,7 +126,8 @@ def main() -> None:
     print(f"safeguard core  complete_task median {our_median:6.2f} ms  p95 {p95:6.2f} ms")
     print(f"spiff baseline  complete+steps median {base_median:6.2f} ms (full JSON, unsandboxed)")
     print(f"ratio core/baseline: {our_median / base_median:.2f}")
-    print(f"state after S1: {our_size} bytes per instance (spec stored once: {len(definition.spec)} bytes)")
+    print(f"state after S1: {our_size} bytes per instance")
+    print(f"spec, stored once per definition version: {len(definition.spec)} bytes")
     print(f"baseline state after S1 (spec inside every instance): {base_size} bytes")
 
 

@@ -1,14 +1,17 @@
 """Settings, read from environment variables with one prefix: every setting is documented here.
 
-| variable                      | meaning                                                 | default                           |
-|-------------------------------|---------------------------------------------------------|-----------------------------------|
-| SAFEGUARD_DATABASE_URL        | SQLAlchemy URL of the database                          | sqlite file in SAFEGUARD_INSTANCE_DIR |
-| SAFEGUARD_INSTANCE_DIR        | folder for the SQLite file and other local state        | ./instance                        |
-| SAFEGUARD_SECRET_KEY          | signs sessions and CSRF tokens; required outside demo   | random per process (demo only)    |
-| SAFEGUARD_AMQP_URL            | RabbitMQ URL; unset means the in-process bus            | unset                             |
-| SAFEGUARD_BPMN_DIR            | process models deployed by `safeguard init`             | ./bpmn                            |
-| SAFEGUARD_BASE_URL            | public address used in links sent to people             | http://127.0.0.1:5000             |
-| SAFEGUARD_SECURE_COOKIES      | `true` to send cookies over HTTPS only                  | false                             |
+Each setting, its meaning and its default:
+
+- SAFEGUARD_DATABASE_URL: SQLAlchemy URL of the database.
+  Default: a SQLite file in SAFEGUARD_INSTANCE_DIR.
+- SAFEGUARD_INSTANCE_DIR: folder for the SQLite file and other local state. Default: ./instance.
+- SAFEGUARD_SECRET_KEY: signs sessions and CSRF tokens; required outside the demo.
+  Default: random per process (demo only: sessions end when it restarts).
+- SAFEGUARD_AMQP_URL: RabbitMQ URL; unset means the in-process bus. Default: unset.
+- SAFEGUARD_BPMN_DIR: process models deployed by `safeguard init`. Default: ./bpmn.
+- SAFEGUARD_BASE_URL: public address used in links sent to people.
+  Default: http://127.0.0.1:5000.
+- SAFEGUARD_SECURE_COOKIES: `true` to send cookies over HTTPS only. Default: false.
 """
 
 from __future__ import annotations
@@ -37,6 +40,11 @@ class Settings:
     bpmn_dir: Path
     base_url: str
     secure_cookies: bool
+    session_idle_minutes: int = 60
+    session_max_minutes: int = 600
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    proxy_hops: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -54,6 +62,11 @@ class Settings:
             bpmn_dir=Path(env.get(f"{PREFIX}BPMN_DIR", "bpmn")).resolve(),
             base_url=env.get(f"{PREFIX}BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             secure_cookies=_flag(env, f"{PREFIX}SECURE_COOKIES", default=False),
+            session_idle_minutes=_count(env, f"{PREFIX}SESSION_IDLE_MINUTES", default=60, low=1),
+            session_max_minutes=_count(env, f"{PREFIX}SESSION_MAX_MINUTES", default=600, low=1),
+            login_max_failures=_count(env, f"{PREFIX}LOGIN_MAX_FAILURES", default=5, low=1),
+            login_window_minutes=_count(env, f"{PREFIX}LOGIN_WINDOW_MINUTES", default=15, low=1),
+            proxy_hops=_count(env, f"{PREFIX}PROXY_HOPS", default=0, low=0),
         )
 
 
@@ -67,3 +80,16 @@ def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise SettingsInvalid(f"{name}={raw!r}: expected true or false")
+
+
+def _count(env: Mapping[str, str], name: str, *, default: int, low: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise SettingsInvalid(f"{name}={raw!r}: expected a whole number") from None
+    if value < low:
+        raise SettingsInvalid(f"{name}={raw!r}: must be at least {low}")
+    return value

@@ -69,7 +69,7 @@ def parse_duration(text: str) -> timedelta:
 def run_scenario(
     definition: Definition, scenario: Mapping[str, Any], start: datetime = DEFAULT_START
 ) -> SimulationResult:
-    """Start an instance and apply each step of the scenario; raise ScenarioInvalid on a bad step."""
+    """Start an instance and apply each scenario step; raise ScenarioInvalid on a bad step."""
     steps = _steps_of(scenario)
     fill_defaults = bool(scenario.get("fill_defaults", False))
     now = start
