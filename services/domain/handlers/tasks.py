@@ -1,0 +1,114 @@
+"""Complete a task: check access and version, run the engine, write everything in one commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from services.db import SqlAlchemyUnitOfWork
+from services.db.models import Incident
+from services.domain.access import can_complete_task, can_view_incident
+from services.domain.commands import CompleteTask
+from services.domain.dependencies import Dependencies
+from services.domain.errors import NotFound, TaskNoLongerReady
+from services.domain.events import Event
+from services.domain.handlers.common import (
+    UserFacts,
+    enforce,
+    find_view,
+    incident_id_of_task,
+    jsonable,
+    lock_incident,
+    task_target,
+    user_facts,
+    write_outbox,
+)
+from services.domain.handlers.progress import Step, record_progress
+from services.domain.results import Outcome
+from workflow import engine
+from workflow.errors import TaskNotReady
+from workflow.formdata import validate_submission
+from workflow.model import InstanceStatus, TaskView
+
+
+def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
+    """Validate and submit a task's form; raise before writing anything if any check fails."""
+    now = deps.clock.now()
+    with deps.uow_factory() as uow:
+        incident_id = incident_id_of_task(uow, command.task_id)
+        incident = lock_incident(uow, incident_id, command.expected_incident_version)
+        facts = user_facts(uow, incident, command.actor_id)
+        definition = deps.definitions.get(uow, incident.definition_version_id)
+        before = engine.get_status(definition, incident.state, now)
+        rows = uow.tasks.for_incident(incident.id, state="ready")
+        row = next((r for r in rows if r.id == command.task_id), None)
+        view = find_view(before.ready, command.task_id)
+        if view is None or row is None:
+            raise _no_longer_ready(incident, facts, command.task_id)
+        decision = can_complete_task(
+            command.actor_id,
+            facts.roles,
+            row.role,
+            view.candidate_groups,
+            row.assignee_id,
+            is_involved=facts.is_involved,
+            is_excluded=facts.is_excluded,
+        )
+        enforce(decision, f"task {command.task_id}")
+        try:
+            after = engine.complete_task(
+                definition,
+                incident.state,
+                command.task_id,
+                command.data,
+                now,
+                actor=str(command.actor_id),
+                calendar=deps.calendar,
+            )
+        except TaskNotReady as error:
+            raise TaskNoLongerReady(str(error)) from error
+        _audit_completion(uow, incident, view, before, command, now)
+        step = Step(now, command.actor_id, command.task_id, deps.calendar)
+        events: list[Event] = record_progress(uow, incident, rows, after, step)
+        write_outbox(uow, events)
+        uow.commit()
+        return Outcome(tuple(events), incident.id, incident.version_id, incident.reference)
+
+
+def _no_longer_ready(incident: Incident, facts: UserFacts, task_id: str) -> Exception:
+    # Someone who may not see the incident learns nothing, not even that the task moved on.
+    decision = can_view_incident(facts.roles, facts.is_involved, facts.is_excluded)
+    if decision.refusal == "hidden":
+        return NotFound(f"task {task_id} not found")
+    return TaskNoLongerReady(
+        f"task {task_id} of incident {incident.reference} is no longer ready: "
+        "it was completed or cancelled (reload the incident)"
+    )
+
+
+def submitted_values(view: TaskView, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The typed values a valid submission stores, as JSON (what the audit trail records)."""
+    return jsonable(validate_submission(view.form, data))
+
+
+def _audit_completion(
+    uow: SqlAlchemyUnitOfWork,
+    incident: Incident,
+    view: TaskView,
+    before: InstanceStatus,
+    command: CompleteTask,
+    now: datetime,
+) -> None:
+    new_values = submitted_values(view, command.data)
+    old_values = jsonable({key: before.data.get(key) for key in new_values})
+    uow.audit.add(
+        "task.completed",
+        task_target(view.id, view.bpmn_id),
+        actor_id=command.actor_id,
+        school_id=incident.school_id,
+        incident_id=incident.id,
+        old_values=old_values,
+        new_values=new_values,
+        occurred_at=now,
+    )

@@ -1,0 +1,161 @@
+"""Reads: open an incident (access-checked and audited in one transaction) and the inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.db import SqlAlchemyUnitOfWork
+from services.db.models import AuditEvent, Incident
+from services.domain.access import Decision, can_complete_task, can_view_incident, clean_reason
+from services.domain.dependencies import Dependencies
+from services.domain.errors import NotFound
+from services.domain.events import BreakGlassUsed
+from services.domain.handlers.common import (
+    UserFacts,
+    enforce,
+    incident_target,
+    user_facts,
+    write_outbox,
+)
+from services.domain.queries import Inbox, ViewIncident
+from services.domain.read_models import AuditEntry, InboxItem, IncidentView, ReadyTask
+from services.domain.visibility import inbox_tasks, is_overdue
+from workflow import engine
+from workflow.model import InstanceStatus
+
+
+def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
+    """Check access, log the read ('incident.viewed', break-glass with its reason), return it."""
+    now = deps.clock.now()
+    with deps.uow_factory() as uow:
+        incident = uow.incidents.get(query.incident_id)
+        if incident is None:
+            raise NotFound(f"incident {query.incident_id} not found")
+        facts = user_facts(uow, incident, query.actor_id)
+        decision = can_view_incident(
+            facts.roles, facts.is_involved, facts.is_excluded, query.break_glass_reason
+        )
+        enforce(decision, f"incident {query.incident_id}")
+        definition = deps.definitions.get(uow, incident.definition_version_id)
+        status = engine.get_status(definition, incident.state, now)
+        steps = engine.completed_steps(definition, incident.state)
+        ready = _ready_tasks(uow, incident, status, query.actor_id, facts, now)
+        school = uow.schools.get(incident.school_id)
+        # Written after the reads, so SQLite's write lock is held only for the insert.
+        _log_view(uow, incident, query, decision, now)
+        events = uow.audit.list_for_incident(
+            incident.id, query.audit_limit + 1, query.audit_after_id
+        )
+        uow.commit()
+        page = events[: query.audit_limit]
+        more = len(events) > query.audit_limit
+        assert decision.via is not None  # allowed decisions always say by what
+        return IncidentView(
+            id=incident.id,
+            reference=incident.reference,
+            status=incident.status,
+            school_id=incident.school_id,
+            school_name=school.name if school is not None else "",
+            process_name=definition.name,
+            created_at=incident.created_at,
+            created_by=incident.created_by,
+            closed_at=incident.closed_at,
+            version=incident.version_id,
+            ready_tasks=ready,
+            completed_steps=tuple(steps),
+            audit=tuple(_entry(event) for event in page),
+            audit_next_after_id=page[-1].id if more and page else None,
+            access_via=decision.via,
+        )
+
+
+def _log_view(
+    uow: SqlAlchemyUnitOfWork,
+    incident: Incident,
+    query: ViewIncident,
+    decision: Decision,
+    now: datetime,
+) -> None:
+    break_glass = decision.via == "break_glass"
+    uow.audit.add(
+        "incident.viewed",
+        incident_target(incident.id),
+        actor_id=query.actor_id,
+        school_id=incident.school_id,
+        incident_id=incident.id,
+        reason=clean_reason(query.break_glass_reason) if break_glass else None,
+        new_values={"via": decision.via, "break_glass": break_glass},
+        occurred_at=now,
+    )
+    if break_glass:
+        write_outbox(uow, [BreakGlassUsed(incident.school_id, incident.id, query.actor_id)])
+
+
+def _ready_tasks(
+    uow: SqlAlchemyUnitOfWork,
+    incident: Incident,
+    status: InstanceStatus,
+    actor_id: int,
+    facts: UserFacts,
+    now: datetime,
+) -> tuple[ReadyTask, ...]:
+    rows = {row.id: row for row in uow.tasks.for_incident(incident.id, state="ready")}
+    ready: list[ReadyTask] = []
+    for view in status.ready:
+        row = rows.get(view.id)
+        assignee = row.assignee_id if row is not None else None
+        due_at = row.due_at if row is not None else None
+        decision = can_complete_task(
+            actor_id,
+            facts.roles,
+            view.lane,
+            view.candidate_groups,
+            assignee,
+            is_involved=facts.is_involved,
+            is_excluded=facts.is_excluded,
+        )
+        ready.append(ReadyTask(view, assignee, due_at, is_overdue(due_at, now), decision.allowed))
+    return tuple(ready)
+
+
+def _entry(event: AuditEvent) -> AuditEntry:
+    return AuditEntry(
+        id=event.id,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        action=event.action,
+        target=event.target,
+        reason=event.reason,
+        old_values=event.old_values,
+        new_values=event.new_values,
+    )
+
+
+def inbox(query: Inbox, deps: Dependencies) -> list[InboxItem]:
+    """The ready tasks a person can act on in a school: theirs and their roles' unclaimed ones."""
+    now = deps.clock.now()
+    with deps.uow_factory() as uow:
+        roles = uow.users.roles_in(query.user_id, query.school_id)
+        rows = inbox_tasks(
+            uow.session,
+            query.user_id,
+            query.school_id,
+            roles,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        return [
+            InboxItem(
+                task_id=row.id,
+                incident_id=row.incident_id,
+                reference=row.incident.reference,
+                bpmn_id=row.bpmn_id,
+                name=row.name,
+                role=row.role,
+                assignee_id=row.assignee_id,
+                due_at=row.due_at,
+                overdue=is_overdue(row.due_at, now),
+                created_at=row.created_at,
+            )
+            for row in rows
+        ]

@@ -1,0 +1,31 @@
+"""Queries: requests to read; reads of a record are audited in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.domain.messages import Message
+from services.domain.read_models import InboxItem, IncidentView
+
+AUDIT_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
+class ViewIncident(Message[IncidentView]):
+    """Open an incident (logged); break_glass_reason opens one outside the need to know."""
+
+    incident_id: str
+    actor_id: int
+    break_glass_reason: str | None = None
+    audit_after_id: int | None = None
+    audit_limit: int = AUDIT_PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class Inbox(Message[list[InboxItem]]):
+    """One page of the ready tasks a person can act on in a school, most overdue first."""
+
+    user_id: int
+    school_id: int
+    limit: int = 50
+    offset: int = 0

@@ -1,0 +1,72 @@
+"""What queries return: plain dataclasses the web renders, with nothing left to load."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.domain.access import Via
+from workflow.model import CompletedStep, TaskView
+
+
+@dataclass(frozen=True)
+class ReadyTask:
+    """A task waiting in an incident, with its form and who may act on it."""
+
+    task: TaskView  # id, bpmn id, name, lane, candidate groups, guidance and form spec
+    assignee_id: int | None
+    due_at: datetime | None
+    overdue: bool
+    can_complete: bool  # for the person viewing
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of an incident's audit trail."""
+
+    id: int
+    occurred_at: datetime
+    actor_id: int | None
+    action: str
+    target: str
+    reason: str | None
+    old_values: dict[str, Any] | None
+    new_values: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """An incident as one person may see it, with one page of its audit trail."""
+
+    id: str
+    reference: str
+    status: str
+    school_id: int
+    school_name: str
+    process_name: str
+    created_at: datetime
+    created_by: int | None
+    closed_at: datetime | None
+    version: int  # pass back as expected_incident_version when completing a task
+    ready_tasks: tuple[ReadyTask, ...]
+    completed_steps: tuple[CompletedStep, ...]
+    audit: tuple[AuditEntry, ...]
+    audit_next_after_id: int | None  # pass as audit_after_id for the next page; None: no more
+    access_via: Via
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A ready task in someone's inbox: enough to list and link it, no case details."""
+
+    task_id: str
+    incident_id: str
+    reference: str
+    bpmn_id: str
+    name: str
+    role: str
+    assignee_id: int | None
+    due_at: datetime | None
+    overdue: bool
+    created_at: datetime
