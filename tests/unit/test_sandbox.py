@@ -1,0 +1,457 @@
+"""The expression sandbox: what BPMN/DMN expressions and scripts can do, and what they cannot."""
+
+from __future__ import annotations
+
+import datetime as datetime_module
+import sys
+import threading
+import time
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from types import MappingProxyType, SimpleNamespace
+from typing import Any
+
+import pytest
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
+
+from workflow.errors import ExpressionError
+from workflow.sandbox import Sandbox, lint_expression
+from workflow.sandbox_policy import SandboxPolicy
+
+QUICK = 1.0  # seconds: every refusal, bomb or time-out must end well within this
+
+
+@pytest.fixture
+def sandbox() -> Sandbox:
+    return Sandbox()
+
+
+def refusal(run: Callable[[], object]) -> tuple[str, float]:
+    """Run, expect an ExpressionError; return its message and how long it took."""
+    started = time.perf_counter()
+    with pytest.raises(ExpressionError) as caught:
+        run()
+    return str(caught.value), time.perf_counter() - started
+
+
+# --- What expressions are for -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "variables", "expected"),
+    [
+        ("immediate_referral == True", {"immediate_referral": True}, True),
+        ("immediate_referral == True", {"immediate_referral": False}, False),
+        ("(adult_involved) == (True)", {"adult_involved": True}, True),
+        ("dmninputexpr > 3", {"dmninputexpr": 2}, False),
+        ("dmninputexpr in ['a','b']", {"dmninputexpr": "b"}, True),
+        ("dmninputexpr in ['a','b']", {"dmninputexpr": "c"}, False),
+        ("age < 13 or not consent", {"age": 15, "consent": False}, True),
+        ("'P1D'", {}, "P1D"),
+        ("name.strip().lower() == 'sam'", {"name": "  Sam "}, True),
+        ("f'{count} of {total}'", {"count": 2, "total": 5}, "2 of 5"),
+        ("any(c in criteria for c in ['adult_involved', 'coercion'])", {"criteria": ["x"]}, False),
+        ("sorted(set(xs))[-1] + max(xs) + min(xs) + sum(xs) + len(xs)", {"xs": [3, 1, 3]}, 17),
+        ("[i * 2 for i in range(3)]", {}, [0, 2, 4]),
+        ("{k: v for k, v in zip('ab', (1, 2))}", {}, {"a": 1, "b": 2}),
+        ("dict(a=1)['a'] + int('2') + round(2.6) + abs(-1)", {}, 7),
+        ("isinstance(x, (int, float)) and not isinstance(x, str)", {"x": 1.5}, True),
+        ("list(enumerate('ab'))", {}, [(0, "a"), (1, "b")]),
+        ("'%s has %d' % ('Sam', 2)", {}, "Sam has 2"),
+        ("tuple(sorted(['bb', 'a'], key=len))", {}, ("a", "bb")),
+        ("2 ** 10 + (1 << 4) + 7 % 3", {}, 1041),
+        ("len(str(2**9999))", {}, 3010),
+        ("{'a': 1}.keys() - ['a']", {}, set()),
+    ],
+)
+def test_evaluates_conditions_and_dmn_cells(
+    sandbox: Sandbox, expression: str, variables: dict[str, Any], expected: object
+) -> None:
+    assert sandbox.evaluate(expression, variables) == expected
+
+
+def test_evaluates_timer_expressions_over_dates(sandbox: Sandbox) -> None:
+    deadline = date(2025, 3, 1)
+    assert sandbox.evaluate("deletion_deadline", {"deletion_deadline": deadline}) == deadline
+    reported = datetime(2025, 1, 31, 9, 0)
+    variables = {"reported_at": reported, "one_day": timedelta(days=1)}
+    assert sandbox.evaluate("(reported_at + one_day).date().isoformat()", variables) == "2025-02-01"
+    assert sandbox.evaluate("f'{reported_at:%d %B %Y}'", variables) == "31 January 2025"
+
+
+def test_reads_any_mapping_of_variables(sandbox: Sandbox) -> None:
+    assert sandbox.evaluate("a + 1", MappingProxyType({"a": 1})) == 2
+
+
+def test_an_unknown_name_is_an_expression_error_naming_it(sandbox: Sandbox) -> None:
+    message, _ = refusal(lambda: sandbox.evaluate("os", {}))
+    assert "name 'os' is not defined" in message
+    assert "'os'" in message  # the expression itself is quoted too
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("1 / 0", "ZeroDivisionError: division by zero"),
+        ("d['missing']", "key 'missing' is missing"),
+        ("d.missing", "'dict' object has no attribute 'missing'"),
+        ("None > 1", "TypeError"),
+        ("list(1, 2)", "list() takes"),
+    ],
+)
+def test_runtime_failures_are_expression_errors(
+    sandbox: Sandbox, expression: str, fragment: str
+) -> None:
+    message, _ = refusal(lambda: sandbox.evaluate(expression, {"d": {}}))
+    assert fragment in message
+    assert "_getattr_" not in message and "_getitem_" not in message
+
+
+def test_a_generator_result_is_refused_rather_than_run_outside_the_bounds(
+    sandbox: Sandbox,
+) -> None:
+    message, _ = refusal(lambda: sandbox.evaluate("(x * 2 for x in xs)", {"xs": [1]}))
+    assert "wrap it in list(...)" in message
+
+
+# --- Scripts -------------------------------------------------------------------------------------
+
+
+def test_script_task_assigns_the_referral_criteria(sandbox: Sandbox) -> None:
+    variables: dict[str, Any] = {"adult_involved": True, "coercion_or_grooming": False}
+    variables["locals_get"] = variables.get
+    sandbox.execute(
+        "referral_criteria = [c for c in ['adult_involved', 'coercion_or_grooming']"
+        " if locals_get(c)]",
+        variables,
+    )
+    assert variables["referral_criteria"] == ["adult_involved"]
+
+
+def test_script_writes_back_new_changed_and_deleted_names(sandbox: Sandbox) -> None:
+    variables: dict[str, Any] = {"count": 1, "notes": "a", "scratch": 0, "kept": [1]}
+    script = """
+summary = {'count': count, 'tags': []}
+for tag in ['x', 'y']:
+    if tag != 'y':
+        summary['tags'].append(tag.upper())
+count += 2
+notes = notes + '-' + str(count)
+total = 0
+while total < 3:
+    total = total + 1
+when = today + timedelta_value
+del scratch, tag
+"""
+    variables.update(today=date(2025, 1, 1), timedelta_value=timedelta(days=2))
+    sandbox.execute(script, variables)
+    assert variables["summary"] == {"count": 1, "tags": ["X"]}
+    assert variables["count"] == 3
+    assert variables["notes"] == "a-3"
+    assert variables["total"] == 3
+    assert variables["when"] == date(2025, 1, 3)
+    assert "scratch" not in variables and "tag" not in variables
+    assert variables["kept"] == [1]
+    assert set(variables) == {
+        *("count", "notes", "kept", "today", "timedelta_value"),
+        *("summary", "total", "when"),
+    }  # nothing of the sandbox's own (guards, builtins) leaks into the task data
+
+
+def test_script_may_not_store_values_task_data_cannot_hold(sandbox: Sandbox) -> None:
+    variables: dict[str, Any] = {"a": 1}
+    message, _ = refusal(lambda: sandbox.execute("a = 2\npairs = zip('ab', 'cd')", variables))
+    assert "variable 'pairs' holds a zip" in message
+    assert variables == {"a": 1}  # nothing written when the script fails
+
+
+def test_script_may_not_store_a_list_inside_itself(sandbox: Sandbox) -> None:
+    message, _ = refusal(lambda: sandbox.execute("xs = []\nxs.append(xs)", {}))
+    assert "inside itself" in message
+
+
+def test_a_failing_script_leaves_the_variables_unchanged(sandbox: Sandbox) -> None:
+    variables: dict[str, Any] = {"a": 1}
+    refusal(lambda: sandbox.execute("a = 5\nb = 1 / 0", variables))
+    assert variables == {"a": 1}
+
+
+# --- Lint at deploy time -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "mode"),
+    [
+        ("immediate_referral == True", "eval"),
+        ("dmninputexpr in ['a','b']", "eval"),
+        ("'PT24H'", "eval"),
+        ("x = [c for c in ['a', 'b'] if c]\ny = {'k': len(x)}\nfor i in x:\n  y[i] = i", "exec"),
+        ("for _ in range(3):\n    pass", "exec"),
+    ],
+)
+def test_lint_accepts_ordinary_expressions_and_scripts(source: str, mode: Any) -> None:
+    assert lint_expression(source, mode=mode) == []
+
+
+def test_lint_reports_syntax_errors_with_line_and_column() -> None:
+    assert lint_expression("a == )") == ["line 1, col 6: syntax error: unmatched ')'"]
+    assert lint_expression("x = 1\ny = (", mode="exec")[0].startswith("line 2, col 5: syntax")
+    assert lint_expression("return 1", mode="exec") == [
+        "line 1, col 1: syntax error: 'return' outside function"
+    ]
+
+
+def test_lint_refuses_an_over_long_expression() -> None:
+    assert "too long" in lint_expression("1 + " * 6000 + "1")[0]
+
+
+# Each attack, the mode it is written in, and a fragment of the refusal. The sandbox refuses
+# each one at lint time (deploy) and again when asked to run it.
+ESCAPES = [
+    ("dunder_import_shell", "__import__('os').system('id')", "eval", "name '__import__'"),
+    ("subclasses_walk", "().__class__.__base__.__subclasses__()", "eval", "'__class__'"),
+    ("str_format_attribute", "'{0.__class__}'.format(1)", "eval", "attribute 'format'"),
+    ("format_map_globals", "'{x.__globals__}'.format_map({'x': f})", "eval", "'format_map'"),
+    ("fstring_dunder", "f'{().__class__}'", "eval", "attribute '__class__' is not allowed"),
+    ("fstring_nested_spec", "f'{x:{w}}'", "eval", "format specs must be constant"),
+    ("getattr_builtin", "getattr(1, '__class__')", "eval", "name 'getattr'"),
+    ("type_builtin", "type(1)", "eval", "name 'type'"),
+    ("vars_builtin", "vars()", "eval", "name 'vars'"),
+    ("globals_builtin", "globals()", "eval", "name 'globals'"),
+    ("open_file", "open('/etc/passwd')", "eval", "name 'open'"),
+    ("exec_builtin", "exec('1')", "eval", "name 'exec'"),
+    ("eval_builtin", "eval('1')", "eval", "name 'eval'"),
+    ("compile_builtin", "compile('1', 'x', 'eval')", "eval", "name 'compile'"),
+    ("generator_frame", "(x for x in []).gi_frame", "eval", "'gi_frame'"),
+    ("frame_globals", "(x for x in []).gi_frame.f_globals", "eval", "'f_globals'"),
+    ("generator_code", "(x for x in []).gi_code", "eval", "'gi_code'"),
+    ("builtins_via_function", "f.__globals__['__builtins__']", "eval", "'__globals__'"),
+    ("builtins_attribute", "f.__builtins__", "eval", "'__builtins__'"),
+    ("builtins_name", "__builtins__", "eval", "name '__builtins__'"),
+    ("guard_name", "_getattr_", "eval", "name '_getattr_'"),
+    ("mro_to_object", "int.mro()", "eval", "attribute 'mro'"),
+    ("lambda", "lambda: 0", "eval", "lambda is not allowed"),
+    ("import_statement", "import os", "exec", "import is not allowed"),
+    ("from_import", "from os import system", "exec", "import is not allowed"),
+    ("function_definition", "def f():\n    return 1", "exec", "function definitions"),
+    ("class_definition", "class A:\n    pass", "exec", "class definitions"),
+    ("try_swallowing_timeout", "try:\n    x = 1\nexcept BaseException:\n    pass", "exec", "try"),
+    ("with_statement", "with x:\n    pass", "exec", "'with' is not allowed"),
+    ("global_statement", "global x", "exec", "'global' is not allowed"),
+    ("attribute_assignment", "f.x = 1", "exec", "changing attributes"),
+    ("slice_assignment_growth", "xs[:0] = xs", "exec", "assigning to a slice"),
+    ("print_collector", "print(1)", "eval", "name 'print'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "mode", "fragment"),
+    [attack[1:] for attack in ESCAPES],
+    ids=[attack[0] for attack in ESCAPES],
+)
+def test_escape_is_refused_by_lint_and_at_run_time(
+    sandbox: Sandbox, source: str, mode: Any, fragment: str
+) -> None:
+    problems = lint_expression(source, mode=mode)
+    assert any(fragment in problem for problem in problems), problems
+    assert all(problem.startswith("line ") for problem in problems)
+
+    def function() -> None:
+        return None
+
+    variables: dict[str, Any] = {"f": function, "x": 1, "w": 5, "xs": [1]}
+    if mode == "eval":
+        message, _ = refusal(lambda: sandbox.evaluate(source, variables))
+    else:
+        message, _ = refusal(lambda: sandbox.execute(source, variables))
+    assert fragment in message
+
+
+@pytest.mark.parametrize(
+    ("source", "mode"),
+    [
+        ("().__class__.__base__.__subclasses__()", "eval"),
+        ("(x for x in []).gi_frame", "eval"),
+        ("import os", "exec"),
+        ("lambda: 0", "eval"),
+        ("try:\n    pass\nexcept:\n    pass", "exec"),
+    ],
+    ids=["subclasses_walk", "generator_frame", "import", "lambda", "try"],
+)
+def test_the_restrictedpython_policy_alone_also_refuses(source: str, mode: str) -> None:
+    # A second line behind the lint: compiled without it, the policy still refuses.
+    compile_restricted = compile_restricted_eval if mode == "eval" else compile_restricted_exec
+    assert compile_restricted(source, policy=SandboxPolicy).errors
+
+
+# --- Run-time guards: what only shows when the code runs --------------------------------------
+
+
+def test_a_module_passed_in_cannot_be_used_to_reach_sys(sandbox: Sandbox) -> None:
+    # The datetime module imports sys: `datetime.sys.modules['os']` would be a way out.
+    message, _ = refusal(lambda: sandbox.evaluate("dt.sys", {"dt": datetime_module}))
+    assert "modules are not available" in message
+
+
+def test_an_attribute_holding_a_module_is_refused(sandbox: Sandbox) -> None:
+    holder = SimpleNamespace(os=sys.modules["os"])
+    message, _ = refusal(lambda: sandbox.evaluate("holder.os.system", {"holder": holder}))
+    assert "modules are not available" in message
+
+
+def test_only_lists_and_dicts_can_be_changed(sandbox: Sandbox) -> None:
+    class Settings(dict[str, Any]):
+        pass
+
+    message, _ = refusal(lambda: sandbox.execute("t[0] = 1", {"t": (1, 2)}))
+    assert "a tuple cannot be changed" in message
+    settings = Settings()
+    sandbox.execute("s['x'] = 1", {"s": settings})  # a dict subclass is still a dict
+    assert settings == {"x": 1}
+
+
+def test_isinstance_is_limited_to_the_offered_types(sandbox: Sandbox) -> None:
+    message, _ = refusal(lambda: sandbox.evaluate("isinstance(x, c)", {"x": 1, "c": object}))
+    assert "isinstance() accepts only" in message
+
+
+# --- Bombs: single operations that would never yield a line event -------------------------------
+
+BOMBS = [
+    ("power_tower", "9**9**9", "digits"),
+    ("string_repeat", "'a' * 10**10", "100,000 allowed"),
+    ("list_repeat", "[0] * 10**10", "100,000 allowed"),
+    ("left_shift", "1 << 10**9", "digits"),
+    ("range_into_list", "list(range(10**12))", "range()"),
+    ("range_into_sum", "sum(range(10**12))", "range()"),
+    ("range_huge_overflow", "len(range(10**30))", "range()"),
+    ("padding", "'a'.ljust(10**10)", "ljust()"),
+    ("zero_fill", "'1'.zfill(10**10)", "zfill()"),
+    ("replace_everywhere", "('a' * 1000).replace('', 'x' * 1000)", "replace()"),
+    ("expand_tabs", "('\\t' * 1000).expandtabs(10**6)", "expandtabs()"),
+    ("join_aliased_parts", "'-'.join(['a' * 100000] * 100000)", "join()"),
+    ("str_of_aliased_list", "str(['a' * 100000] * 100000)", "str()"),
+    ("fstring_of_aliased_list", "f\"{['a' * 100000] * 100000}\"", "formatted value"),
+    ("percent_width", "'%1000000000d' % 1", "format width"),
+    ("percent_star_width", "'%*d' % (10**9, 1)", "'*' widths"),
+    ("percent_of_aliased_list", "'%s' % (['a' * 100000] * 100000,)", "formatted text"),
+    ("round_to_huge_power", "round(1, -10**9)", "round()"),
+    ("sum_of_lists", "sum([[0] * 1000] * 1000, [])", "sum() adds numbers only"),
+    ("zip_transpose", "list(zip(*[range(1000)] * 1000))", "zip() takes at most"),
+    ("unpack_many_times", "[*(x := ['a'] * 100000)" + ", *x" * 24 + "]", "in total"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"), [bomb[1:] for bomb in BOMBS], ids=[bomb[0] for bomb in BOMBS]
+)
+def test_single_operation_bomb_ends_quickly(sandbox: Sandbox, source: str, fragment: str) -> None:
+    message, took = refusal(lambda: sandbox.evaluate(source, {}))
+    assert fragment in message
+    assert took < QUICK
+
+
+SCRIPT_BOMBS = [
+    ("infinite_loop", "while True: pass", "took longer than 0.25 s"),
+    ("infinite_loop_with_body", "x = 0\nwhile True:\n    x = x + 1", "took longer than 0.25 s"),
+    ("nested_comprehension", "n = len([0 for a in range(10**5) for b in range(10**5)])", "took"),
+    (
+        "nested_for_loops",
+        "for a in range(10**5):\n    for b in range(10**5):\n        pass",
+        "took",
+    ),
+    ("quadratic_sort_key", "xs = list(range(10**5))\nm = max(xs, key=xs.count)", "took"),
+    ("string_doubling", "s = 'a'\nwhile True:\n    s = s + s", "joined sequence"),
+    ("number_squaring", "n = 3\nwhile True:\n    n = n * n", "digits"),
+    ("in_place_doubling", "xs = [0]\nwhile True:\n    xs += xs", "joined sequence"),
+    ("extend_doubling", "xs = [0]\nwhile True:\n    xs.extend(xs)", "extend()"),
+    ("memory_by_appends", "xs = []\nwhile True:\n    xs.append('a' * 10**5)", "in total"),
+    ("memory_by_copies", "s = 'a' * 10**5\nxs = []\nwhile True:\n    xs.append(s.upper())", "in"),
+    (
+        "hash_collisions_set",
+        "P = 2**61 - 1\nkeys = [i * P for i in range(10**5)]\ns = set(keys)",
+        "took",
+    ),
+    (
+        "hash_collisions_view",
+        "P = 2**61 - 1\nkeys = [i * P for i in range(10**5)]\ns = {}.keys() | keys",
+        "took",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("script", "fragment"),
+    [bomb[1:] for bomb in SCRIPT_BOMBS],
+    ids=[bomb[0] for bomb in SCRIPT_BOMBS],
+)
+def test_script_bomb_ends_quickly(sandbox: Sandbox, script: str, fragment: str) -> None:
+    message, took = refusal(lambda: sandbox.execute(script, {}))
+    assert fragment in message
+    assert took < QUICK
+
+
+def test_limits_follow_the_sandbox_settings() -> None:
+    small = Sandbox(time_limit=0.05, max_sequence=10)
+    assert small.evaluate("list(range(10))", {}) == list(range(10))
+    assert "at most 10 allowed" in refusal(lambda: small.evaluate("list(range(11))", {}))[0]
+    message, took = refusal(lambda: small.execute("while True:\n    pass", {}))
+    assert "took longer than 0.05 s" in message
+    assert took < 0.5
+
+
+# --- The time bound and the tracer --------------------------------------------------------------
+
+
+def test_the_time_bound_works_in_a_thread_that_is_not_the_main_one(sandbox: Sandbox) -> None:
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            sandbox.execute("while True:\n    x = 1", {})
+            outcome.append(None)
+        except BaseException as error:  # recorded for the assertion below
+            outcome.append(error)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(timeout=QUICK * 2)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], ExpressionError)
+    assert "took longer than" in str(outcome[0])
+
+
+def test_the_previous_trace_function_is_restored(sandbox: Sandbox) -> None:
+    def previous(frame: Any, event: str, arg: Any) -> None:
+        return None
+
+    before = sys.gettrace()
+    sys.settrace(previous)
+    try:
+        sandbox.evaluate("a == 1", {"a": 1})
+        assert sys.gettrace() is previous
+        refusal(lambda: sandbox.evaluate("1 / 0", {}))
+        assert sys.gettrace() is previous
+        refusal(lambda: sandbox.execute("while True: pass", {}))
+        assert sys.gettrace() is previous
+    finally:
+        sys.settrace(before)
+
+
+def test_sandboxes_in_parallel_threads_keep_their_own_bounds() -> None:
+    slow, fast = Sandbox(time_limit=0.5), Sandbox(time_limit=0.05)
+    results: dict[str, float] = {}
+
+    def run(name: str, sandbox: Sandbox) -> None:
+        started = time.perf_counter()
+        with pytest.raises(ExpressionError):
+            sandbox.execute("while True:\n    x = 1", {})
+        results[name] = time.perf_counter() - started
+
+    threads = [threading.Thread(target=run, args=item) for item in [("slow", slow), ("fast", fast)]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=3)
+    assert results["fast"] < results["slow"]
+    assert results["slow"] >= 0.5

@@ -1,0 +1,114 @@
+"""Per-call resource bounds of the sandbox: a wall-clock deadline and a size budget."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from time import perf_counter
+from types import FrameType
+from typing import Any
+
+# Compiled sandbox code carries this file name, so the tracer can tell it from our own guards.
+SANDBOX_FILENAME = "<sandbox>"
+# Integers may not grow past this many bits (about 3,000 decimal digits): enough for any count or
+# amount a workflow meets, and far below what makes `x * y` or `str(x)` slow.
+MAX_INT_BITS = 10_000
+# Over one call, every sequence the guards see built may add up to this many times max_sequence
+# items: it stops a loop that keeps building large strings or lists inside the time bound.
+TOTAL_FACTOR = 20
+
+
+class Refusal(Exception):
+    """A guard refused an operation; the message says which and why."""
+
+
+class DeadlineExceeded(BaseException):
+    """The call ran past its time bound (a BaseException, so nothing on the way catches it)."""
+
+
+class CallLimits:
+    """The bounds of one sandbox call: its deadline and how many items it may still build."""
+
+    __slots__ = ("deadline", "max_sequence", "max_total", "spent", "tracer")
+
+    def __init__(self, time_limit: float, max_sequence: int) -> None:
+        self.deadline = perf_counter() + time_limit
+        self.max_sequence = max_sequence
+        self.max_total = max_sequence * TOTAL_FACTOR
+        self.spent = 0
+        self.tracer = _make_tracer(self.deadline)
+
+    def check_length(self, length: int, what: str) -> None:
+        """Refuse to build `what` when it would hold more than max_sequence items."""
+        if length > self.max_sequence:
+            raise Refusal(
+                f"{what} would have {length:,} items; at most {self.max_sequence:,} allowed"
+            )
+
+    def charge(self, length: int) -> None:
+        """Count `length` newly built items against the call's total."""
+        self.spent += length
+        if self.spent > self.max_total:
+            raise Refusal(f"built more than {self.max_total:,} items in total")
+
+
+def _make_tracer(deadline: float) -> Any:
+    # sys.settrace calls the tracer on every new frame ('call') and, for the frames it returns
+    # itself for, on every new line and every jump back to an earlier instruction (each loop
+    # round; the one-instruction `while True: pass` gets a `_tick_()` call from the policy).
+    # Only sandbox frames get line events; our guards are short and only need the call check.
+    # Raising from a trace function ends the traced code with that exception (and CPython drops
+    # the tracer); the caller restores the previous one. No signals: it works in any thread.
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        if perf_counter() > deadline:
+            raise DeadlineExceeded
+        if frame.f_code.co_filename == SANDBOX_FILENAME:
+            return tracer
+        return None
+
+    return tracer
+
+
+_active = threading.local()
+
+
+def visible(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a callback that C code calls in a loop (a sort key) so each call meets the tracer."""
+
+    # `max(items, key=items.count)` calls a C method 10**5 times from inside C: no frame, so no
+    # trace event, and each call is itself a loop. A Python wrapper makes every call a frame.
+    def call(*args: Any) -> Any:
+        return function(*args)
+
+    return call
+
+
+def tick() -> None:
+    """Called at the top of every `while` round: raise once the deadline has passed."""
+    if perf_counter() > current().deadline:
+        raise DeadlineExceeded
+
+
+def current() -> CallLimits:
+    """The limits of the sandbox call running in this thread."""
+    limits: CallLimits | None = getattr(_active, "limits", None)
+    if limits is None:  # a guard kept past its call, e.g. inside a generator handed out
+        raise Refusal("sandboxed code ran outside its sandbox call")
+    return limits
+
+
+def run_bounded(limits: CallLimits, code: Any, namespace: dict[str, Any], mode: str) -> Any:
+    """Run compiled code under these limits, restoring the previous tracer and limits after."""
+    previous_limits = getattr(_active, "limits", None)
+    previous_trace = sys.gettrace()
+    _active.limits = limits
+    sys.settrace(limits.tracer)
+    try:
+        if mode == "eval":
+            return eval(code, namespace)  # noqa: S307 - RestrictedPython code with guards
+        exec(code, namespace)  # noqa: S102 - RestrictedPython code with guards
+        return None
+    finally:
+        sys.settrace(previous_trace)
+        _active.limits = previous_limits
