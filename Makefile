@@ -6,16 +6,18 @@ STAMP := $(VENV)/.installed-stamp
 
 .PHONY: run test lint format clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package.json package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent build:assets
 	touch $(STAMP)
 
-## run: simulate scenario S1 on the default process and print its route (the web app comes next)
+## run: set up the database with the DEMO ONLY school and sign-ins, then serve http://127.0.0.1:5000
 run: $(STAMP)
-	$(BIN)/safeguard bpmn validate bpmn/sharing-nudes-response.bpmn
-	$(BIN)/safeguard bpmn simulate bpmn/sharing-nudes-response.bpmn bpmn/scenarios/s1.json
+	$(BIN)/safeguard init --demo
+	$(BIN)/safeguard serve
 
 ## test: the whole test suite
 test: $(STAMP)

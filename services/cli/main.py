@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from services.cli.admin_commands import init, serve, token, totp_code
 from services.cli.bpmn_commands import bpmn
 
 
@@ -13,6 +14,8 @@ def cli() -> None:
 
 
 cli.add_command(bpmn)
+for command in (init, serve, token, totp_code):
+    cli.add_command(command)
 
 
 def main() -> None:

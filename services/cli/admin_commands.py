@@ -1,0 +1,195 @@
+"""`safeguard init`, `serve`, `token` and the demo-only `totp-code`: set up and run the app."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from sqlalchemy.engine import make_url
+
+from services.bootstrap import Runtime, bootstrap, ensure_instance_dir
+from services.cli.bundles import BundleUnreadable, read_source
+from services.config import PREFIX, Settings, SettingsInvalid
+from services.db import upgrade_database
+from services.db.migrate import current_revision, head_revision
+from services.demo import DEMO_SCHOOL_NAME, DemoSeed, is_demo_user, seed_demo
+from services.domain.commands import DeployDefinitions
+from services.domain.results import Deployed
+from services.web.auth import issue_api_token, totp
+from workflow.definition import validate_files
+from workflow.model import SourceFile
+
+
+@click.command()
+@click.option("--demo", is_flag=True, help="Also add the Demo School and its people (DEMO ONLY).")
+def init(demo: bool) -> None:
+    """Create or upgrade the database and deploy every process model in SAFEGUARD_BPMN_DIR."""
+    settings = _settings()
+    ensure_instance_dir(settings)
+    upgrade_database(settings.database_url)
+    click.echo(f"Database ready: {_shown_url(settings.database_url)}")
+    runtime = bootstrap(settings)
+    try:
+        deploy_process_models(runtime, settings.bpmn_dir)
+        if demo:
+            _print_demo(seed_demo(runtime.unit_of_work()))
+    finally:
+        runtime.close()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
+def serve(host: str, port: int) -> None:
+    """Run the web app with Werkzeug's server (fine for the embedded default and demos)."""
+    from werkzeug.serving import run_simple
+
+    from services.web import create_app
+    from services.web.assets import assets_built
+
+    settings = _settings()
+    ensure_instance_dir(settings)
+    if current_revision(settings.database_url) != head_revision():
+        _fail("The database is not set up or not up to date: run `safeguard init` first.")
+    if not os.environ.get(f"{PREFIX}SECRET_KEY"):
+        click.echo(
+            f"Note: {PREFIX}SECRET_KEY is not set, so a random key is used and everyone is "
+            "signed out when the server stops. Set it outside demos.",
+            err=True,
+        )
+    if not assets_built():
+        click.echo(
+            "Note: the GOV.UK Frontend files are missing, so pages will look bare: run "
+            "`npm ci && npm run build:assets` (make does this).",
+            err=True,
+        )
+    app = create_app(settings)
+    click.echo(f"Safeguard Flow is running at http://{host}:{port} (press Ctrl+C to stop)")
+    run_simple(host, port, app, threaded=True)
+
+
+@click.command()
+@click.argument("email")
+@click.option("--label", default="cli", show_default=True, help="A name for the token.")
+def token(email: str, label: str) -> None:
+    """Print a new API token for a user (shown once: only its hash is stored)."""
+    runtime = bootstrap(_settings())
+    try:
+        with runtime.unit_of_work() as uow:
+            user = uow.users.get_by_email(email)
+            if user is None or not user.is_active:
+                _fail(f"No active user has the email address {email!r}.")
+            value = issue_api_token(uow, user.id, label)
+            uow.audit.add(
+                "auth.token_issued",
+                f"user:{user.id}",
+                actor_id=None,
+                new_values={"label": label},
+                occurred_at=runtime.clock.now(),
+            )
+            uow.commit()
+    finally:
+        runtime.close()
+    click.echo(f"API token for {user.email} ({label}); it is shown only this once:", err=True)
+    click.echo(value)
+
+
+@click.command("totp-code")
+@click.argument("email")
+def totp_code(email: str) -> None:
+    """DEMO ONLY: print the current authenticator code of a Demo School account."""
+    runtime = bootstrap(_settings())
+    try:
+        with runtime.unit_of_work() as uow:
+            user = uow.users.get_by_email(email)
+            if user is None or not is_demo_user(uow, user):
+                _fail(
+                    f"Refused: {email} is not a demo account. This command only serves people "
+                    f"whose every role is in the {DEMO_SCHOOL_NAME}."
+                )
+            secret = user.totp_secret
+        if secret is None:
+            _fail(f"{email} has no authenticator set up.")
+        click.echo(totp.current_code(secret, runtime.clock.now()))
+    finally:
+        runtime.close()
+
+
+def deploy_process_models(runtime: Runtime, bpmn_dir: Path) -> list[Deployed]:
+    """Deploy each .bpmn (with the .dmn files beside it); exit 1 listing problems if any fails.
+
+    Every bundle is checked before any is deployed. Files are named by their name alone, so a
+    version's digest does not depend on where the folder is: unchanged files deploy as a no-op.
+    """
+    if not bpmn_dir.is_dir():
+        _fail(f"{bpmn_dir}: not a folder ({PREFIX}BPMN_DIR names where the process models are)")
+    bundles = _read_bundles(bpmn_dir)
+    results = [runtime.bus.handle(DeployDefinitions(files, actor_id=None)) for files in bundles]
+    for result in results:
+        what = "Deployed" if result.created else "Unchanged"
+        click.echo(f"{what}: {result.process_id} version {result.version}")
+    if not results:
+        click.echo(f"No .bpmn files in {bpmn_dir}: nothing deployed.")
+    return results
+
+
+def _read_bundles(bpmn_dir: Path) -> list[list[SourceFile]]:
+    dmn_files = sorted(bpmn_dir.glob("*.dmn"))
+    bundles: list[list[SourceFile]] = []
+    problems: list[str] = []
+    for path in sorted(bpmn_dir.glob("*.bpmn")):
+        try:
+            files = [_named_by_name(path), *(_named_by_name(dmn) for dmn in dmn_files)]
+        except BundleUnreadable as error:
+            problems.append(str(error))
+            continue
+        problems += [
+            str(dataclasses.replace(p, file=str(bpmn_dir / p.file) if p.file else ""))
+            for p in validate_files(files)
+        ]
+        bundles.append(files)
+    if problems:
+        _fail("\n".join(["Nothing deployed: these process models have problems:", *problems]))
+    return bundles
+
+
+def _named_by_name(path: Path) -> SourceFile:
+    return dataclasses.replace(read_source(path), name=path.name)
+
+
+def _print_demo(seed: DemoSeed) -> None:
+    made = f"{len(seed.created)} new" if seed.created else "already there"
+    lines = [
+        "",
+        f"DEMO ONLY: {DEMO_SCHOOL_NAME} accounts ({made}). Never use these on real data.",
+        f"  Password for every demo account: {seed.password}",
+    ]
+    for account in seed.accounts:
+        lines.append(f"  {account.email:<22} {account.role}")
+        if account.totp_secret:
+            lines.append(f"  {'':<22} TOTP secret: {account.totp_secret}")
+    lines += [
+        "  Accounts with a TOTP secret are asked for a code after the password: add the secret",
+        "  to an authenticator app, or print the current code with `safeguard totp-code EMAIL`.",
+    ]
+    click.echo("\n".join(lines))
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsInvalid as error:
+        _fail(str(error))
+
+
+def _shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)

@@ -1,0 +1,55 @@
+"""The Flask app factory: one app per call, built from Settings, with one blueprint per area.
+
+Areas built next (incidents, inbox, JSON API) add a blueprint in `_register_areas` and, for a
+menu link, a call to `services.web.navigation.add_navigation`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+import forms
+from services.bootstrap import Runtime, bootstrap
+from services.config import Settings
+from services.web import assets, errors, navigation, security
+from services.web.auth import bp as auth_bp
+from services.web.extensions import csrf, init_runtime
+from services.web.home import bp as home_bp
+
+WEB_DIR = Path(__file__).parent
+
+
+def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
+    """Build the web app; pass `runtime` to share an engine or a fixed clock (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(WEB_DIR / "templates"),
+        static_folder=str(WEB_DIR / "static"),
+        static_url_path="/static",
+    )
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        # The token lives as long as the session; sign-in replaces the session, and the token.
+        WTF_CSRF_TIME_LIMIT=None,
+        # Referrer-Policy is no-referrer, so the Referer check Flask-WTF does on HTTPS would
+        # refuse every form; the session-bound token and SameSite=Lax cookies do the job.
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=12 * 1024 * 1024,
+    )
+    init_runtime(app, runtime or bootstrap(settings))
+    security.init_app(app, settings)
+    csrf.init_app(app)
+    forms.init_app(app)  # GOV.UK templates: govuk_frontend_jinja/..., govuk_frontend_wtf/...
+    navigation.init_app(app)
+    errors.init_app(app)
+    _register_areas(app)
+    return app
+
+
+def _register_areas(app: Flask) -> None:
+    app.register_blueprint(assets.bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home_bp)
+    navigation.add_navigation(app, "Your schools", "home.index")

@@ -1,0 +1,145 @@
+"""Who is signed in: the session's user with their schools and roles, and `login_required`.
+
+The session is Flask's signed cookie. Signing in clears it and stores the user id, the moment
+of sign-in and a fresh random nonce, so the cookie after sign-in shares nothing with the one
+before (no session fixation); signing out clears it.
+"""
+
+from __future__ import annotations
+
+import functools
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import urlsplit
+
+from flask import g, redirect, request, session, url_for
+from sqlalchemy import select
+
+from services.db import SqlAlchemyUnitOfWork
+from services.db.models import Membership, School, User
+from services.db.models.accounts import ROLES
+from services.web.extensions import runtime
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_NOT_LOADED = object()
+
+
+@dataclass(frozen=True)
+class SchoolRoles:
+    """The roles one user holds in one school."""
+
+    school_id: int
+    school_name: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SignedInUser:
+    """The person making the request, with every school they belong to and their roles there."""
+
+    id: int
+    email: str
+    display_name: str
+    schools: tuple[SchoolRoles, ...]
+
+    def roles_in(self, school_id: int) -> frozenset[str]:
+        """Return the roles held in one school (empty for a school the user is not in)."""
+        for school in self.schools:
+            if school.school_id == school_id:
+                return frozenset(school.roles)
+        return frozenset()
+
+    @property
+    def all_roles(self) -> frozenset[str]:
+        """Every role held in any school."""
+        return frozenset(role for school in self.schools for role in school.roles)
+
+
+def load_signed_in_user(uow: SqlAlchemyUnitOfWork, user: User) -> SignedInUser:
+    """Build the SignedInUser for a user row, reading their memberships (inside an open uow)."""
+    query = (
+        select(School.id, School.name, Membership.role)
+        .join(Membership, Membership.school_id == School.id)
+        .where(Membership.user_id == user.id)
+        .order_by(School.name, School.id)
+    )
+    by_school: dict[int, tuple[str, list[str]]] = {}
+    for school_id, school_name, role in uow.session.execute(query):
+        by_school.setdefault(school_id, (school_name, []))[1].append(role)
+    schools = tuple(
+        SchoolRoles(school_id, name, tuple(sorted(roles, key=_role_order)))
+        for school_id, (name, roles) in by_school.items()
+    )
+    return SignedInUser(user.id, user.email, user.display_name, schools)
+
+
+def _role_order(role: str) -> int:
+    return ROLES.index(role) if role in ROLES else len(ROLES)
+
+
+def start_session(user_id: int, now: datetime) -> None:
+    """Replace the whole session with a signed-in one for this user."""
+    session.clear()
+    session["user_id"] = user_id
+    session["signed_in_at"] = now.timestamp()
+    session["nonce"] = secrets.token_urlsafe(24)
+    session.permanent = True  # the idle timeout applies
+
+
+def end_session() -> None:
+    """Forget everything in the session."""
+    session.clear()
+    g.pop("safeguard_user", None)
+
+
+def current_user() -> SignedInUser | None:
+    """Return the signed-in user of this request (loaded once per request), or None."""
+    cached = g.get("safeguard_user", _NOT_LOADED)
+    if cached is _NOT_LOADED:
+        cached = _user_from_session()
+        g.safeguard_user = cached
+    return cached if isinstance(cached, SignedInUser) else None
+
+
+def _user_from_session() -> SignedInUser | None:
+    user_id = session.get("user_id")
+    signed_in_at = session.get("signed_in_at")
+    if not isinstance(user_id, int) or not isinstance(signed_in_at, float | int):
+        return None
+    app_runtime = runtime()
+    limit = timedelta(minutes=app_runtime.settings.session_max_minutes)
+    if app_runtime.clock.now().timestamp() - signed_in_at > limit.total_seconds():
+        session.clear()
+        return None
+    with app_runtime.unit_of_work() as uow:
+        user = uow.users.get(user_id)
+        if user is None or not user.is_active:
+            session.clear()
+            return None
+        return load_signed_in_user(uow, user)
+
+
+def login_required(view: Callable[_P, _R]) -> Callable[_P, _R | Any]:
+    """Send people who are not signed in to the sign-in page, coming back here afterwards."""
+
+    @functools.wraps(view)
+    def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> _R | Any:
+        if current_user() is None:
+            return redirect(url_for("auth.sign_in", next=request.full_path.rstrip("?")))
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+def safe_next(target: str | None) -> str | None:
+    """Return `target` if it is a path on this site (never another host), else None."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

@@ -1,0 +1,189 @@
+"""The steps of signing in, each in one transaction: password, then a code when one is needed.
+
+Every failure and success is audited ('auth.sign_in_failed' / 'auth.signed_in') with the client
+address and never any password or code. Failures name no reason to the person signing in, so
+the pages never tell whether an email address has an account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from sqlalchemy import select
+
+from services.db import SqlAlchemyUnitOfWork
+from services.db.models import AuditEvent, Membership, User
+from services.web.auth import passwords, totp
+from services.web.auth.rate_limit import (
+    LOCKED_OUT,
+    SIGN_IN_FAILED,
+    LoginLimit,
+    attempt_key,
+    locked_until,
+)
+
+SIGNED_IN = "auth.signed_in"
+TOTP_ENROLLED = "auth.totp_enrolled"
+# Roles that see the most sensitive records: they must use a second factor, in any school.
+TOTP_ROLES = frozenset({"dsl", "headteacher", "admin"})
+
+
+class SignInRefused(Exception):
+    """The email, password or code was not right (deliberately not saying which)."""
+
+
+class SignInLocked(Exception):
+    """Too many failures for this email from this address: refused until `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"sign-in locked until {until.isoformat()}")
+        self.until = until
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at signing in: who it claims to be, from where, and when."""
+
+    email: str
+    address: str
+    at: datetime
+    key: str
+
+    @classmethod
+    def make(cls, secret_key: str, email: str, address: str, at: datetime) -> Attempt:
+        """Build an attempt, deriving the key its failures are counted under."""
+        return cls(email, address, at, attempt_key(secret_key, email, address))
+
+
+@dataclass(frozen=True)
+class PasswordAccepted:
+    """The password was right; the session may start now or after a second factor."""
+
+    user_id: int
+    needs_code: bool
+    enrolled: bool
+
+
+def check_password(
+    uow: SqlAlchemyUnitOfWork, attempt: Attempt, password: str, limit: LoginLimit
+) -> PasswordAccepted:
+    """Check email and password; sign in at once when no second factor is needed."""
+    with uow:
+        _refuse_if_locked(uow, attempt, limit)
+        user = uow.users.get_by_email(attempt.email)
+        if user is None:
+            passwords.spend_verification_time(password)
+            _fail(uow, attempt, None, "unknown email")
+        elif not passwords.verify_password(user.password_hash, password):
+            _fail(uow, attempt, user, "wrong password")
+        elif not user.is_active:
+            _fail(uow, attempt, user, "account disabled")
+        if passwords.needs_rehash(user.password_hash):
+            user.password_hash = passwords.hash_password(password)
+        needs_code = user.totp_secret is not None or needs_second_factor(uow, user.id)
+        if not needs_code:
+            _record_signed_in(uow, attempt, user, {"second_factor": "none"})
+        uow.commit()
+        return PasswordAccepted(user.id, needs_code, user.totp_secret is not None)
+
+
+def check_code(
+    uow: SqlAlchemyUnitOfWork,
+    attempt: Attempt,
+    user_id: int,
+    code: str,
+    limit: LoginLimit,
+    *,
+    enrolling_secret: str | None = None,
+) -> None:
+    """Check the authenticator code and sign in; with `enrolling_secret`, enrol it first."""
+    with uow:
+        _refuse_if_locked(uow, attempt, limit)
+        user = uow.users.get(user_id)
+        if user is None or not user.is_active:
+            _fail(uow, attempt, user, "account gone")
+        if enrolling_secret is not None and user.totp_secret is not None:
+            _fail(uow, attempt, user, "already enrolled")
+        secret = enrolling_secret or user.totp_secret
+        if secret is None:
+            _fail(uow, attempt, user, "not enrolled")
+        step = totp.matching_step(secret, code, attempt.at)
+        if step is None:
+            _fail(uow, attempt, user, "wrong code")
+        if step <= _last_step_used(uow, user.id, attempt.at):
+            _fail(uow, attempt, user, "code already used")
+        if enrolling_secret is not None:
+            user.totp_secret = enrolling_secret
+            uow.audit.add(TOTP_ENROLLED, _target(user), actor_id=user.id, occurred_at=attempt.at)
+        _record_signed_in(uow, attempt, user, {"second_factor": "totp", "totp_step": step})
+        uow.commit()
+
+
+def needs_second_factor(uow: SqlAlchemyUnitOfWork, user_id: int) -> bool:
+    """Tell whether the user holds a role that requires a second factor in any school."""
+    query = (
+        select(Membership.id)
+        .where(Membership.user_id == user_id, Membership.role.in_(sorted(TOTP_ROLES)))
+        .limit(1)
+    )
+    return uow.session.scalar(query) is not None
+
+
+def _refuse_if_locked(uow: SqlAlchemyUnitOfWork, attempt: Attempt, limit: LoginLimit) -> None:
+    until = locked_until(uow, attempt.key, limit, attempt.at)
+    if until is not None:
+        _audit_failure(uow, attempt, uow.users.get_by_email(attempt.email), LOCKED_OUT)
+        uow.commit()
+        raise SignInLocked(until)
+
+
+def _fail(uow: SqlAlchemyUnitOfWork, attempt: Attempt, user: User | None, reason: str) -> NoReturn:
+    _audit_failure(uow, attempt, user, reason)
+    uow.commit()
+    raise SignInRefused(reason)
+
+
+def _audit_failure(
+    uow: SqlAlchemyUnitOfWork, attempt: Attempt, user: User | None, reason: str
+) -> None:
+    details: dict[str, Any] = {"attempt_key": attempt.key, "address": attempt.address}
+    if user is not None:  # an address with no account may be a password typed in the wrong box
+        details["email"] = user.email
+    uow.audit.add(
+        SIGN_IN_FAILED,
+        _target(user),
+        actor_id=user.id if user is not None else None,
+        reason=reason,
+        new_values=details,
+        occurred_at=attempt.at,
+    )
+
+
+def _record_signed_in(
+    uow: SqlAlchemyUnitOfWork, attempt: Attempt, user: User, details: dict[str, Any]
+) -> None:
+    uow.audit.add(
+        SIGNED_IN,
+        _target(user),
+        actor_id=user.id,
+        new_values={"address": attempt.address, **details},
+        occurred_at=attempt.at,
+    )
+
+
+def _target(user: User | None) -> str:
+    return f"user:{user.id}" if user is not None else "sign-in"
+
+
+def _last_step_used(uow: SqlAlchemyUnitOfWork, user_id: int, at: datetime) -> int:
+    """The newest TOTP step accepted for this user recently (-1 when none)."""
+    query = select(AuditEvent.new_values).where(
+        AuditEvent.school_id.is_(None),
+        AuditEvent.occurred_at > at - timedelta(minutes=5),
+        AuditEvent.action == SIGNED_IN,
+        AuditEvent.actor_id == user_id,
+    )
+    steps = [values.get("totp_step") for values in uow.session.scalars(query) if values is not None]
+    return max((step for step in steps if isinstance(step, int)), default=-1)
