@@ -72,3 +72,8 @@ def fire_due_timers(
 def completed_steps(definition: Definition, state: str) -> list[CompletedStep]:
     """Completed user and business rule tasks with their answers/outputs, in completion order."""
     return spiff_engine.history(definition, state)
+
+
+def taken_flows(definition: Definition, state: str) -> list[tuple[str, str]]:
+    """(source, target) element ids of the connections travelled so far: the path on the diagram."""
+    return spiff_engine.taken_flows(definition, state)

@@ -44,6 +44,7 @@ class SimulationResult:
     ready: list[str] = field(default_factory=list)
     ended: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    state: str = ""  # the final serialized instance state (not part of the printed route)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the result in the documented output shape."""
@@ -85,6 +86,7 @@ def run_scenario(
     result.ready = [task.bpmn_id for task in status.ready]
     result.ended = status.ended
     result.data = status.data
+    result.state = status.state
     return result
 
 

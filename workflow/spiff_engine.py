@@ -138,6 +138,22 @@ def history(definition: Definition, state: str) -> list[CompletedStep]:
         return [_completed_step(t) for t in stamped]
 
 
+def taken_flows(definition: Definition, state: str) -> list[tuple[str, str]]:
+    """(source, target) element ids of every connection the instance has travelled so far."""
+    command = _load(definition, state, EPOCH, None)
+    with _translated():
+        flows: set[tuple[str, str]] = set()
+        for task in command.workflow.get_tasks(state=TaskState.COMPLETED):
+            target = task.task_spec.bpmn_id
+            source = task.parent
+            # Spiff inserts its own tasks (boundary-event splits, the root) that have no BPMN id.
+            while source is not None and source.task_spec.bpmn_id is None:
+                source = source.parent
+            if target is not None and source is not None:
+                flows.add((source.task_spec.bpmn_id, target))
+        return sorted(flows)
+
+
 def _load(definition: Definition, state: str, now: datetime, calendar: Calendar | None) -> Command:
     try:
         document = json.loads(state)

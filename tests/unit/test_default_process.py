@@ -7,8 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from workflow.definition import Definition, load_definition, validate_files
+from workflow.engine import taken_flows
 from workflow.model import SourceFile
 from workflow.simulate import run_scenario
 
@@ -47,3 +49,40 @@ def test_scenario_routes_as_expected(definition: Definition, path: Path) -> None
         assert result.ended is expect["ended"]
     for key, value in expect.get("data", {}).items():
         assert result.data.get(key) == value, f"{key}: {result.data.get(key)!r} != {value!r}"
+
+
+BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
+
+
+def _diagram() -> etree._ElementTree:
+    return etree.parse(str(BPMN_DIR / "sharing-nudes-response.bpmn"))
+
+
+def test_the_scenarios_take_every_gateway_branch_and_fire_every_boundary_timer(
+    definition: Definition,
+) -> None:
+    taken: set[tuple[str, str]] = set()
+    for path in SCENARIOS:
+        result = run_scenario(definition, json.loads(path.read_text(encoding="utf-8")))
+        taken.update(taken_flows(definition, result.state))
+    tree = _diagram()
+    gateways = {
+        g.get("id")
+        for g in tree.iterfind(".//bpmn:exclusiveGateway", BPMN_NS)
+        if len(tree.findall(f".//bpmn:sequenceFlow[@sourceRef='{g.get('id')}']", BPMN_NS)) > 1
+    }
+    branches = {
+        (flow.get("sourceRef"), flow.get("targetRef"))
+        for flow in tree.iterfind(".//bpmn:sequenceFlow", BPMN_NS)
+        if flow.get("sourceRef") in gateways
+    }
+    assert gateways, "the default process has decisions to route"
+    assert branches - taken == set(), "gateway branches no scenario takes"
+    timers = {
+        event.get("id")
+        for event in tree.iterfind(".//bpmn:boundaryEvent", BPMN_NS)
+        if event.find("bpmn:timerEventDefinition", BPMN_NS) is not None
+    }
+    fired = {target for _, target in taken}
+    assert timers, "the default process has deadlines"
+    assert timers - fired == set(), "boundary timers no scenario fires"
