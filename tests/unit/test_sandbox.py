@@ -455,3 +455,8 @@ def test_sandboxes_in_parallel_threads_keep_their_own_bounds() -> None:
         thread.join(timeout=3)
     assert results["fast"] < results["slow"]
     assert results["slow"] >= 0.5
+
+
+def test_a_condition_written_on_its_own_indented_lines_still_evaluates() -> None:
+    assert lint_expression("\n      immediate_referral == True\n    ") == []
+    assert Sandbox().evaluate("\n  x > 1\n", {"x": 2}) is True
