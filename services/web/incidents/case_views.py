@@ -1,0 +1,116 @@
+"""The incident page, the break-glass page in front of it, and excluding a person from a case."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from services.domain.access import can_exclude_person
+from services.domain.commands import ExcludePerson
+from services.domain.errors import AlreadyExcluded, BreakGlassReasonRequired, RequestInvalid
+from services.web.auth.identity import SignedInUser, current_user, login_required
+from services.web.incidents.blueprint import bp
+from services.web.incidents.forms import BreakGlassForm, ExcludePersonForm
+from services.web.incidents.pages import tell
+from services.web.incidents.presenter import history_lines, step_sections, task_lines
+from services.web.incidents.reads import IncidentPage, IncidentPageData
+from services.web.incidents.web_bus import bus
+
+BREAK_GLASS_KEY = "break_glass"
+MAX_BREAK_GLASS_RECORDS = 5  # reasons kept in the session cookie at once
+Page = Response | tuple[str, int] | str
+
+
+@bp.get("/incidents/<incident_id>")
+@login_required
+def incident(incident_id: str) -> Page:
+    """Summary, current tasks, completed steps and history; break-glass outside need-to-know."""
+    try:
+        page = open_incident(incident_id, audit_after_id=request.args.get("after", type=int))
+    except BreakGlassReasonRequired:
+        return _break_glass_page(incident_id, BreakGlassForm(formdata=None), 403)
+    return render_template(
+        "incidents/incident.html",
+        page=page,
+        view=page.view,
+        tasks=task_lines(page),
+        steps=step_sections(page),
+        history=history_lines(page),
+        is_case_lead=_may_exclude(page),
+        reported_by=page.name_of(page.view.created_by),
+    )
+
+
+@bp.post("/incidents/<incident_id>/break-glass")
+@login_required
+def break_glass(incident_id: str) -> Page:
+    """Keep the reason for this session; every page of the record then logs it."""
+    form = BreakGlassForm()
+    if not form.validate_on_submit():
+        return _break_glass_page(incident_id, form, 422)
+    reasons = {k: v for k, v in break_glass_reasons().items() if k != incident_id}
+    kept = list(reasons.items())[-(MAX_BREAK_GLASS_RECORDS - 1) :]
+    session[BREAK_GLASS_KEY] = {**dict(kept), incident_id: form.reason.data.strip()}
+    return redirect(url_for("incidents.incident", incident_id=incident_id))
+
+
+@bp.route("/incidents/<incident_id>/exclude", methods=["GET", "POST"])
+@login_required
+def exclude(incident_id: str) -> Page:
+    """A DSL or the headteacher keeps a named person out of the case, with a reason."""
+    user = _user()
+    page = open_incident(incident_id)
+    if not _may_exclude(page):
+        abort(403)
+    form = ExcludePersonForm()
+    people = [p for p in page.people.values() if p.id != user.id]
+    form.person.choices = [("", "Choose a person")] + [(str(p.id), p.name) for p in people]
+    if form.validate_on_submit():
+        person_id = int(form.person.data)
+        try:
+            bus().handle(ExcludePerson(incident_id, user.id, person_id, form.reason.data))
+        except (AlreadyExcluded, RequestInvalid) as refused:
+            form.person.errors = [_refusal(refused, page.name_of(person_id))]
+        else:
+            tell(f"{page.name_of(person_id)} can no longer see this incident.")
+            return redirect(url_for("incidents.incident", incident_id=incident_id))
+    html = render_template("incidents/exclude.html", view=page.view, form=form)
+    return html, 422 if form.is_submitted() else 200
+
+
+def open_incident(incident_id: str, *, audit_after_id: int | None = None) -> IncidentPageData:
+    """Open the incident for this page (logged), with this session's break-glass reason."""
+    query = IncidentPage(
+        incident_id,
+        _user().id,
+        break_glass_reasons().get(incident_id),
+        audit_after_id=audit_after_id,
+    )
+    return bus().handle(query)
+
+
+def break_glass_reasons() -> dict[str, str]:
+    """Incident id -> the reason this session gave to open it outside the need to know."""
+    found = session.get(BREAK_GLASS_KEY)
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
+def _break_glass_page(incident_id: str, form: BreakGlassForm, status: int) -> tuple[str, int]:
+    html = render_template("incidents/break_glass.html", incident_id=incident_id, form=form)
+    return html, status
+
+
+def _may_exclude(page: IncidentPageData) -> bool:
+    return can_exclude_person(_user().roles_in(page.view.school_id), False).allowed
+
+
+def _refusal(error: Exception, name: str) -> str:
+    if isinstance(error, AlreadyExcluded):
+        return f"{name or 'That person'} is already excluded from this incident"
+    return "Select someone who belongs to this school"
+
+
+def _user() -> SignedInUser:
+    user = current_user()
+    assert user is not None  # login_required let the request through
+    return user
