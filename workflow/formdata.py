@@ -112,7 +112,19 @@ def _date(spec: FieldSpec, raw: Any) -> date:
     raise _Invalid(f"must be a real date as YYYY-MM-DD, not {raw!r}")
 
 
+def _document(spec: FieldSpec, raw: Any) -> str:
+    # The process keeps only the name of an attachment the web layer has already checked by its
+    # content (forms.check_document); the bytes never reach the engine.
+    if not isinstance(raw, str):
+        raise _Invalid(f"must be the name of an attached document, not {type(raw).__name__}")
+    name = raw.strip()
+    if len(name) > 255 or any(c in name for c in "/\\\x00"):
+        raise _Invalid("must be a plain file name of at most 255 characters")
+    return name
+
+
 _COERCE: dict[str, Callable[[FieldSpec, Any], Any]] = {
+    "document": _document,
     "string": _string,
     "long": _long,
     "boolean": _boolean,
@@ -178,4 +190,6 @@ def _placeholder(spec: FieldSpec) -> Any:
         return False
     if spec.type == "enum":
         return spec.options[0].id if spec.options else ""
+    if spec.type == "document":
+        return "placeholder.pdf"
     return PLACEHOLDER_DATE

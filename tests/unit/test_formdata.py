@@ -131,3 +131,18 @@ def test_placeholders_keep_what_was_given_and_cover_every_type() -> None:
     filled = placeholder_data(form, {"s": "given"})
     assert filled == {"s": "given", "n": 3, "m": -2, "e": "a", "d": "2000-01-01"}
     assert validate_submission(form, filled)["d"] == date(2000, 1, 1)
+
+
+def test_a_document_field_keeps_only_a_plain_file_name() -> None:
+    form = FormSpec(
+        key="upload_letter",
+        fields=(FieldSpec(id="referral_letter", type="document", label="Letter", required=True),),
+    )
+    assert validate_submission(form, {"referral_letter": " letter.pdf "}) == {
+        "referral_letter": "letter.pdf"
+    }
+    for bad in ("../etc/passwd", "a\\b.pdf", 42):
+        with pytest.raises(TaskDataInvalid) as caught:
+            validate_submission(form, {"referral_letter": bad})
+        assert "referral_letter" in caught.value.errors
+    assert placeholder_data(form, {}) == {"referral_letter": "placeholder.pdf"}
