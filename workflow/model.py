@@ -80,6 +80,7 @@ class CompletedStep:
     data: dict[str, Any] = field(default_factory=dict)
     completed_at: datetime | None = None  # the `now` of the command that completed it (UTC)
     actor: str | None = None  # who completed a user task, as the caller named them
+    form: FormSpec | None = None  # the form a user task's answers came from (labels, options)
 
 
 @dataclass(frozen=True)

@@ -295,8 +295,9 @@ def _timers(workflow: Any) -> Iterator[PendingTimer]:
 
 def _completed_step(task: Any) -> CompletedStep:
     spec = task.task_spec
-    if isinstance(spec, UserTask):
-        keys = [f.id for f in form_spec(spec).fields]
+    form = form_spec(spec) if isinstance(spec, UserTask) else None
+    if form is not None:
+        keys = [f.id for f in form.fields]
     else:
         keys = [o.name or o.label for o in spec.dmnEngine.decision_table.outputs]
     data = {key: task.data.get(key) for key in keys}
@@ -310,6 +311,7 @@ def _completed_step(task: Any) -> CompletedStep:
         if COMPLETED_AT in task.internal_data
         else None,
         actor=task.internal_data.get(ACTOR),
+        form=form,
     )
 
 

@@ -78,7 +78,7 @@ def step_sections(page: IncidentPageData) -> list[StepSection]:
             name=step.name,
             completed=date_time(step.completed_at),
             by=page.name_of(step.actor),
-            answers=step_answers(step, page.fields.get(step.bpmn_id, {})),
+            answers=step_answers(step, {f.id: f for f in step.form.fields} if step.form else {}),
         )
         for step in page.view.completed_steps
     ]

@@ -28,7 +28,6 @@ from services.domain.handlers.views import view_incident
 from services.domain.messages import Message
 from services.domain.queries import AUDIT_PAGE_SIZE, ViewIncident
 from services.domain.read_models import IncidentView
-from services.web.incidents.step_fields import StepFields, step_fields
 from workflow import engine
 from workflow.model import TaskView
 
@@ -56,7 +55,6 @@ class IncidentPageData:
     """An incident as one person may see it, with the labels and names its page needs."""
 
     view: IncidentView
-    fields: StepFields
     people: Mapping[int, Person]
 
     def name_of(self, user_id: int | str | None) -> str:
@@ -120,7 +118,7 @@ def report_form(query: ReportForm, deps: Dependencies) -> StartForm:
 
 
 def incident_page(query: IncidentPage, deps: Dependencies) -> IncidentPageData:
-    """Open the incident (access check and audit row as ViewIncident), then its labels."""
+    """Open the incident (access check and audit row as ViewIncident), with people's names."""
     view = view_incident(
         ViewIncident(
             query.incident_id,
@@ -132,12 +130,8 @@ def incident_page(query: IncidentPage, deps: Dependencies) -> IncidentPageData:
         deps,
     )
     with deps.uow_factory() as uow:
-        incident = uow.incidents.get(view.id)
-        if incident is None:  # deleted between the two reads
-            raise NotFound(f"incident {query.incident_id} not found")
-        definition = deps.definitions.get(uow, incident.definition_version_id)
         people = {person.id: person for person in _people_of(uow, view.school_id)}
-    return IncidentPageData(view, step_fields(definition.sources), people)
+    return IncidentPageData(view, people)
 
 
 def school_people(query: SchoolPeople, deps: Dependencies) -> tuple[Person, ...]:
