@@ -19,6 +19,7 @@ from services.db import SqlAlchemyUnitOfWork, make_engine, make_session_factory
 from services.domain.bus import MessageBus
 from services.domain.bus import bootstrap as bootstrap_bus
 from services.domain.clock import Clock, SystemClock
+from services.scheduling.calendars import school_calendars
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ def bootstrap(
         engine=engine,
         session_factory=session_factory,
         clock=clock,
-        bus=bootstrap_bus(session_factory, clock=clock),
+        # Timers count plain time unless they name the school-day calendar (see
+        # workflow.timing.CALENDAR_PROPERTY): weekdays that are not bank holidays.
+        bus=bootstrap_bus(session_factory, clock=clock, calendar=school_calendars()),
     )
 
 

@@ -12,6 +12,11 @@ Each setting, its meaning and its default:
 - SAFEGUARD_BASE_URL: public address used in links sent to people.
   Default: http://127.0.0.1:5000.
 - SAFEGUARD_SECURE_COOKIES: `true` to send cookies over HTTPS only. Default: false.
+- SAFEGUARD_SCHEDULER_POLL_SECONDS: how often the timer scheduler looks for due timers (it
+  wakes sooner when the next timer is due sooner). Default: 5.
+- SAFEGUARD_SCHEDULER_BATCH_SIZE: incidents the scheduler fires per round. Default: 50.
+- SAFEGUARD_SCHEDULER_RETRY_SECONDS: wait before retrying an incident whose timers failed; it
+  doubles after each further failure, up to 6 hours. Default: 60.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ class Settings:
     login_max_failures: int = 5
     login_window_minutes: int = 15
     proxy_hops: int = 0
+    scheduler_poll_seconds: int = 5
+    scheduler_batch_size: int = 50
+    scheduler_retry_seconds: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,6 +75,11 @@ class Settings:
             login_max_failures=_count(env, f"{PREFIX}LOGIN_MAX_FAILURES", default=5, low=1),
             login_window_minutes=_count(env, f"{PREFIX}LOGIN_WINDOW_MINUTES", default=15, low=1),
             proxy_hops=_count(env, f"{PREFIX}PROXY_HOPS", default=0, low=0),
+            scheduler_poll_seconds=_count(env, f"{PREFIX}SCHEDULER_POLL_SECONDS", default=5, low=1),
+            scheduler_batch_size=_count(env, f"{PREFIX}SCHEDULER_BATCH_SIZE", default=50, low=1),
+            scheduler_retry_seconds=_count(
+                env, f"{PREFIX}SCHEDULER_RETRY_SECONDS", default=60, low=1
+            ),
         )
 
 

@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     IntermediateCatchEvent,
     StartEvent,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions import DurationTimerEventDefinition
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import (
     CamundaBoundaryEventParser,
@@ -36,6 +37,7 @@ from workflow.lint import locate
 from workflow.model import SourceFile
 from workflow.spiff_forms import FormProblem, form_spec
 from workflow.spiff_runtime import CLOCKED_TIMERS, dump_spec, new_serializer
+from workflow.timing import CALENDAR_NAMES, CALENDAR_PROPERTY
 from workflow.xml_safety import BPMN_NS, is_dmn
 
 # Keys of task_spec.extensions where the Camunda attributes Spiff ignores are kept (they are
@@ -110,6 +112,30 @@ class _ClockedTimers:
         definition = super().parse_timer_event(event)  # type: ignore[misc]
         clocked = CLOCKED_TIMERS[type(definition)]
         return clocked(definition.name, definition.expression, description=definition.description)
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        """The event's camunda:properties (Spiff keeps none on events); checks `calendar`."""
+        parser: Any = self
+        found = parser.xpath("./bpmn:extensionElements/camunda:properties/camunda:property")
+        extensions = {str(p.get("name")): p.get("value") for p in found}
+        calendar = extensions.get(CALENDAR_PROPERTY)
+        if calendar is not None:
+            _check_calendar(parser, calendar)
+        return extensions
+
+
+def _check_calendar(parser: Any, calendar: str) -> None:
+    definition = getattr(parser.task, "event_definition", None)
+    if not isinstance(definition, DurationTimerEventDefinition):
+        parser.raise_validation_exception(
+            f"the {CALENDAR_PROPERTY!r} property only applies to a timer with a duration "
+            "(timeDuration): remove it here"
+        )
+    if calendar not in CALENDAR_NAMES:
+        parser.raise_validation_exception(
+            f"unknown calendar {calendar!r} in the {CALENDAR_PROPERTY!r} property: "
+            f"use one of {', '.join(CALENDAR_NAMES)}"
+        )
 
 
 class StartParser(_ClockedTimers, CamundaStartEventParser):  # type: ignore[misc]

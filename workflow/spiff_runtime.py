@@ -33,7 +33,15 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from workflow.errors import ExpressionError, StateUnreadable
 from workflow.sandbox import Sandbox
-from workflow.timing import Calendar, PlainCalendar, TimingError, as_utc, parse_duration
+from workflow.timing import (
+    CALENDAR_PROPERTY,
+    Calendar,
+    PlainCalendar,
+    TimingError,
+    as_utc,
+    calendar_for,
+    parse_duration,
+)
 
 SERIALIZER_VERSION = VERSION
 VERSION_KEY = BpmnWorkflowSerializer.VERSION_KEY
@@ -146,6 +154,13 @@ def _fire_when_due(task: Any, due: str) -> bool:
     return bool(task._get_internal_data("event_fired", False))
 
 
+def _calendar_named(task: Any) -> str | None:
+    # The event's camunda:property "calendar" (specs parsed before events kept theirs: none).
+    extensions = getattr(task.task_spec, "extensions", None) or {}
+    name = extensions.get(CALENDAR_PROPERTY)
+    return str(name) if name else None
+
+
 class ClockedTimeDate(TimeDateEventDefinition):  # type: ignore[misc]
     """A timer at a date (literal or a variable), due at that moment in UTC."""
 
@@ -170,7 +185,8 @@ class ClockedDuration(DurationTimerEventDefinition):  # type: ignore[misc]
         if due is None:
             engine = engine_of(my_task)
             try:
-                due = engine.calendar.add(engine.now, str(_timer_value(my_task, self))).isoformat()
+                calendar = calendar_for(engine.calendar, _calendar_named(my_task))
+                due = calendar.add(engine.now, str(_timer_value(my_task, self))).isoformat()
             except TimingError as error:
                 raise _timer_error(my_task, self, error) from error
             my_task._set_internal_data(event_value=due)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar as month_calendar
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
@@ -20,10 +21,17 @@ class TimingError(ValueError):
 
 @dataclass(frozen=True)
 class Duration:
-    """An ISO 8601 duration split into its calendar part (years, months) and its exact part."""
+    """An ISO 8601 duration split into its calendar part (years, months) and its exact part.
+
+    `exact` is everything after the months (weeks, days and time); `weeks`, `days` and `time`
+    are its parts as written, for calendars that count days differently (school days).
+    """
 
     months: int
     exact: timedelta
+    weeks: int = 0
+    days: int = 0
+    time: timedelta = timedelta(0)
 
 
 def parse_duration(text: str) -> Duration:
@@ -32,14 +40,19 @@ def parse_duration(text: str) -> Duration:
     if match is None:
         raise TimingError(f"{text!r} is not an ISO 8601 duration such as 'P1D' or 'PT24H'")
     part = {name: value or "0" for name, value in match.groupdict().items()}
-    exact = timedelta(
-        weeks=int(part["weeks"]),
-        days=int(part["days"]),
+    weeks, days = int(part["weeks"]), int(part["days"])
+    time = timedelta(
         hours=int(part["hours"]),
         minutes=int(part["minutes"]),
         seconds=float(part["seconds"].replace(",", ".")),
     )
-    return Duration(months=int(part["years"]) * 12 + int(part["months"]), exact=exact)
+    return Duration(
+        months=int(part["years"]) * 12 + int(part["months"]),
+        exact=timedelta(weeks=weeks, days=days) + time,
+        weeks=weeks,
+        days=days,
+        time=time,
+    )
 
 
 def add_months(start: datetime, months: int) -> datetime:
@@ -83,6 +96,52 @@ class PlainCalendar:
         """Return the moment `duration` after `start`, months first, then weeks, days and time."""
         parsed = parse_duration(duration)
         return add_months(start, parsed.months) + parsed.exact
+
+
+# A timer event may name the calendar its duration counts on, with a Camunda extension
+# property: <camunda:property name="calendar" value="school-days"/>. Without one, plain time.
+CALENDAR_PROPERTY = "calendar"
+CALENDAR_DAYS = "calendar-days"  # plain calendar time, the same as naming no calendar
+SCHOOL_DAYS = "school-days"  # weekdays that are not bank holidays (terms are not known)
+CALENDAR_NAMES = (CALENDAR_DAYS, SCHOOL_DAYS)
+
+
+class Calendars:
+    """The calendars timers may name, counting plain time itself for timers that name none."""
+
+    def __init__(self, named: Mapping[str, Calendar], default: Calendar | None = None) -> None:
+        unknown = sorted(set(named) - set(CALENDAR_NAMES))
+        if unknown:
+            raise ValueError(f"unknown calendar names {unknown}: known are {CALENDAR_NAMES}")
+        self._named = dict(named)
+        self._default: Calendar = default or PlainCalendar()
+
+    def add(self, start: datetime, duration: str) -> datetime:
+        """Return the moment `duration` after `start` on the default (plain) calendar."""
+        return self._default.add(start, duration)
+
+    def named(self, name: str) -> Calendar:
+        """The calendar called `name`; TimingError if this deployment does not offer it."""
+        if name == CALENDAR_DAYS:
+            return self._named.get(name, self._default)
+        calendar = self._named.get(name)
+        if calendar is None:
+            offered = ", ".join(sorted({CALENDAR_DAYS, *self._named}))
+            raise TimingError(f"no {name!r} calendar is configured (offered: {offered})")
+        return calendar
+
+
+def calendar_for(calendar: Calendar, name: str | None) -> Calendar:
+    """The calendar a timer that names `name` counts on, given the command's calendar.
+
+    A command given Calendars looks the name up there. A command given one plain Calendar
+    (the core on its own, simulations, tests) counts every timer on it, whatever it names.
+    """
+    if name is not None and name not in CALENDAR_NAMES:
+        raise TimingError(f"unknown calendar {name!r}: use one of {', '.join(CALENDAR_NAMES)}")
+    if not name or not isinstance(calendar, Calendars):
+        return calendar
+    return calendar.named(name)
 
 
 def require_aware(now: datetime) -> datetime:

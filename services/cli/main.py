@@ -6,6 +6,7 @@ import click
 
 from services.cli.admin_commands import init, serve, token, totp_code
 from services.cli.bpmn_commands import bpmn
+from services.cli.scheduler_commands import scheduler
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,7 +15,7 @@ def cli() -> None:
 
 
 cli.add_command(bpmn)
-for command in (init, serve, token, totp_code):
+for command in (init, serve, token, totp_code, scheduler):
     cli.add_command(command)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime
 
 from sqlalchemy import func, select
@@ -62,6 +63,31 @@ class IncidentRepository:
             .execution_options(populate_existing=True)
         )
         return self._session.scalar(query)
+
+    def claim_due(self, now: datetime, limit: int, exclude: Collection[str] = ()) -> list[str]:
+        """Lock and return the ids of open incidents whose next timer is due, most overdue first.
+
+        PostgreSQL locks the rows until the transaction ends and skips rows another
+        transaction holds (FOR UPDATE SKIP LOCKED), so two schedulers never claim the same
+        incident at once. SQLite renders no locking clause (one scheduler is its topology).
+        """
+        check_page(limit)
+        query = (
+            select(Incident.id)
+            .where(Incident.status == "open", Incident.next_timer_at <= now)
+            .order_by(Incident.next_timer_at, Incident.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if exclude:
+            query = query.where(Incident.id.not_in(sorted(exclude)))
+        return list(self._session.scalars(query))
+
+    def earliest_timer(self) -> datetime | None:
+        """The soonest next timer of any open incident (None when no timer waits)."""
+        query = select(func.min(Incident.next_timer_at)).where(Incident.status == "open")
+        earliest: datetime | None = self._session.scalar(query)
+        return earliest
 
     def get_by_reference(self, school_id: int, reference: str) -> Incident | None:
         """Return a school's incident by its human reference, without its state."""

@@ -1,0 +1,1 @@
+"""Timers: the scheduler that fires due incident timers, and the school-day calendar."""
