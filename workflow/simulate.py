@@ -13,6 +13,7 @@ from workflow.definition import Definition
 from workflow.errors import SafeguardError, TaskDataInvalid
 from workflow.formdata import placeholder_data
 from workflow.model import InstanceStatus
+from workflow.timing import Calendar
 
 # A fixed Monday morning, so that simulated timers and dates are the same on every run.
 DEFAULT_START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
@@ -68,20 +69,27 @@ def parse_duration(text: str) -> timedelta:
 
 
 def run_scenario(
-    definition: Definition, scenario: Mapping[str, Any], start: datetime = DEFAULT_START
+    definition: Definition,
+    scenario: Mapping[str, Any],
+    start: datetime = DEFAULT_START,
+    calendar: Calendar | None = None,
 ) -> SimulationResult:
-    """Start an instance and apply each scenario step; raise ScenarioInvalid on a bad step."""
+    """Start an instance and apply each scenario step; raise ScenarioInvalid on a bad step.
+
+    `calendar` counts timer durations (school days, say) as the scheduler would; plain time
+    when not given.
+    """
     steps = _steps_of(scenario)
     fill_defaults = bool(scenario.get("fill_defaults", False))
-    now = start
-    status = engine.start_instance(definition, now)
+    now = _start_of(scenario, start)
+    status = engine.start_instance(definition, now, calendar=calendar)
     result = SimulationResult(completed=list(status.completed_now))
     for number, step in enumerate(steps, start=1):
         if "advance" in step:
             now += parse_duration(step["advance"])
-            status = engine.fire_due_timers(definition, status.state, now)
+            status = engine.fire_due_timers(definition, status.state, now, calendar=calendar)
         else:
-            status = _complete_step(definition, status, number, step, now, fill_defaults)
+            status = _complete_step(definition, status, number, step, now, fill_defaults, calendar)
         result.completed.extend(status.completed_now)
     result.ready = [task.bpmn_id for task in status.ready]
     result.ended = status.ended
@@ -97,6 +105,7 @@ def _complete_step(
     step: Mapping[str, Any],
     now: datetime,
     fill_defaults: bool,
+    calendar: Calendar | None,
 ) -> InstanceStatus:
     bpmn_id = step["complete"]
     task = next((t for t in status.ready if t.bpmn_id == bpmn_id), None)
@@ -107,9 +116,25 @@ def _complete_step(
     if fill_defaults:
         data = placeholder_data(task.form, data)
     try:
-        return engine.complete_task(definition, status.state, task.id, data, now)
+        return engine.complete_task(definition, status.state, task.id, data, now, calendar=calendar)
     except TaskDataInvalid as error:
         raise StepDataInvalid(number, error) from None
+
+
+def _start_of(scenario: Mapping[str, Any], default: datetime) -> datetime:
+    raw = scenario.get("start")
+    if raw is None:
+        return default
+    try:
+        start = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        raise ScenarioInvalid(
+            f'"start" must be an ISO 8601 date-time with a zone, e.g. "2026-09-11T09:00:00+00:00",'
+            f" got {raw!r}"
+        )
+    return start.astimezone(UTC)
 
 
 def _steps_of(scenario: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -10,6 +10,7 @@ from typing import Any, NoReturn
 import click
 
 from services.cli.bundles import BundleUnreadable, bundle_for
+from services.scheduling.calendars import school_calendars
 from workflow.definition import load_definition, validate_files
 from workflow.errors import DefinitionInvalid, SafeguardError
 from workflow.simulate import StepDataInvalid, run_scenario
@@ -51,7 +52,8 @@ def simulate(bpmn_file: Path, scenario_file: Path, as_json: bool) -> None:
     try:
         definition = load_definition(bundle_for(bpmn_file))
         scenario = _read_scenario(scenario_file)
-        result = run_scenario(definition, scenario)
+        # The calendars the scheduler uses, so school-day timers fall due as they will in use.
+        result = run_scenario(definition, scenario, calendar=school_calendars())
     except (BundleUnreadable, DefinitionInvalid) as error:
         _fail(str(error))
     except StepDataInvalid as error:

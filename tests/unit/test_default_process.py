@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from services.scheduling.calendars import school_calendars
 from workflow.definition import Definition, load_definition, validate_files
 from workflow.engine import taken_flows
 from workflow.model import SourceFile
@@ -41,7 +42,7 @@ def test_every_guidance_scenario_has_a_file() -> None:
 def test_scenario_routes_as_expected(definition: Definition, path: Path) -> None:
     scenario: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     expect = scenario["expect"]
-    result = run_scenario(definition, scenario)
+    result = run_scenario(definition, scenario, calendar=school_calendars())
     assert result.completed == expect["completed"]
     if "ready" in expect:
         assert sorted(result.ready) == sorted(expect["ready"])
@@ -63,7 +64,8 @@ def test_the_scenarios_take_every_gateway_branch_and_fire_every_boundary_timer(
 ) -> None:
     taken: set[tuple[str, str]] = set()
     for path in SCENARIOS:
-        result = run_scenario(definition, json.loads(path.read_text(encoding="utf-8")))
+        scenario = json.loads(path.read_text(encoding="utf-8"))
+        result = run_scenario(definition, scenario, calendar=school_calendars())
         taken.update(taken_flows(definition, result.state))
     tree = _diagram()
     gateways = {
