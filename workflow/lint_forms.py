@@ -29,6 +29,12 @@ class _Field:
 def check_forms(diagram: DiagramFile) -> list[DiagramProblem]:
     """Every user task's form fields are well-formed and refer only to fields of the same form."""
     problems = []
+    # SpiffWorkflow looks up elements by id across the whole file, camunda ids included.
+    element_ids = {
+        element.get("id", "")
+        for element in diagram.root.iter()
+        if isinstance(element.tag, str) and element.tag.startswith(f"{{{NS['bpmn']}}}")
+    }
     for task in bpmn_all(diagram.root, "userTask"):
         fields = [
             _read_field(element)
@@ -36,7 +42,7 @@ def check_forms(diagram: DiagramFile) -> list[DiagramProblem]:
                 "bpmn:extensionElements/camunda:formData/camunda:formField", NS
             )
         ]
-        checker = _FormChecker(diagram, task, fields)
+        checker = _FormChecker(diagram, task, fields, element_ids)
         problems.extend(checker.run())
     return problems
 
@@ -54,8 +60,11 @@ def is_variable_name(name: str) -> bool:
 class _FormChecker:
     """Collects the problems of one user task's form, each located at the field's line."""
 
-    def __init__(self, diagram: DiagramFile, task: Element, fields: list[_Field]) -> None:
+    def __init__(
+        self, diagram: DiagramFile, task: Element, fields: list[_Field], element_ids: set[str]
+    ) -> None:
         self.diagram = diagram
+        self.element_ids = element_ids
         self.task = task
         self.fields = fields
         self.by_id = {f.id: f for f in fields}
@@ -65,6 +74,7 @@ class _FormChecker:
         seen: set[str] = set()
         for field in self.fields:
             self._check_id(field, seen)
+            self._check_not_an_element_id(field)
             self._check_type(field)
             self._check_constraints(field)
             self._check_required_if(field)
@@ -92,6 +102,15 @@ class _FormChecker:
         if field.id in seen:
             self._report(field, "duplicate field id in this form: give each field its own id")
         seen.add(field.id)
+
+    def _check_not_an_element_id(self, field: _Field) -> None:
+        for name in (field.id, *field.options):
+            if name in self.element_ids:
+                self._report(
+                    field,
+                    f"{name!r} is also the id of an element of this diagram; SpiffWorkflow keeps "
+                    "one namespace for both, so rename the field or option (or the element)",
+                )
 
     def _check_type(self, field: _Field) -> None:
         if field.type not in FIELD_TYPES:
