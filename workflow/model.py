@@ -67,6 +67,7 @@ class TaskView:
     due: str | None  # the raw camunda:dueDate expression, evaluated by the scheduler layer
     documentation: str
     form: FormSpec
+    due_calendar: str | None = None  # the calendar the due date counts on ("school-days")
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from workflow.spiff_runtime import (
     new_serializer,
     restore,
 )
-from workflow.timing import Calendar, as_utc
+from workflow.timing import CALENDAR_PROPERTY, Calendar, as_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the clock of read-only commands, which run nothing
 MAX_STEPS = 10_000  # engine steps one command may take
@@ -277,6 +277,7 @@ def _task_view(task: Any) -> TaskView | None:
         due=extensions.get(DUE_DATE) or None,
         documentation=spec.documentation or "",
         form=form_spec(spec),
+        due_calendar=extensions.get(CALENDAR_PROPERTY) or None,
     )
 
 

@@ -85,6 +85,12 @@ class KeepingUserTaskParser(UserTaskParser):  # type: ignore[misc]
         for key, attribute in _CAMUNDA_ATTRIBUTES.items():
             extensions[key] = self.node.get(f"{{{CAMUNDA_MODEL_NS}}}{attribute}")
         extensions[LANE] = lane_id(self.node)
+        calendar = extensions.get(CALENDAR_PROPERTY)
+        if calendar is not None and calendar not in CALENDAR_NAMES:
+            self.raise_validation_exception(
+                f"unknown calendar {calendar!r} in the {CALENDAR_PROPERTY!r} property: "
+                f"use one of {', '.join(CALENDAR_NAMES)}"
+            )
         return extensions
 
     def get_form(self) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 from workflow.errors import ExpressionError, ProcessFailed
 from workflow.model import TaskView
 from workflow.sandbox import Sandbox
-from workflow.timing import Calendar, TimingError, as_utc
+from workflow.timing import Calendar, TimingError, as_utc, calendar_for
 
 
 def due_at_for(
@@ -17,15 +17,16 @@ def due_at_for(
 ) -> datetime | None:
     """Evaluate the task's dueDate (a quoted duration like "'P1D'", or a date) in the sandbox.
 
-    A duration counts from `ready_at` on the calendar; a date means that moment (UTC). A
-    due date that cannot be worked out is the diagram's fault: ProcessFailed names the task.
+    A duration counts from `ready_at` on the calendar the task names (school days, say); a
+    date means that moment (UTC). A due date that cannot be worked out is the diagram's fault:
+    ProcessFailed names the task.
     """
     if not task.due:
         return None
     try:
         value = Sandbox().evaluate(task.due, data)
         if isinstance(value, str) and value.strip().upper().startswith("P"):
-            return calendar.add(ready_at, value.strip())
+            return calendar_for(calendar, task.due_calendar).add(ready_at, value.strip())
         return as_utc(value)
     except (ExpressionError, TimingError) as error:
         raise ProcessFailed(task.bpmn_id, f"dueDate {task.due!r}: {error}") from error

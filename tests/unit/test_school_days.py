@@ -197,7 +197,9 @@ def test_without_a_school_day_calendar_the_engine_counts_plain_days(
 
 
 def test_an_unknown_calendar_name_is_refused_at_deploy_naming_the_event() -> None:
-    text = DEFAULT_BPMN.read_text(encoding="utf-8").replace(
+    original = DEFAULT_BPMN.read_text(encoding="utf-8")
+    timer = original.index('id="initial_review_overdue"')
+    text = original[:timer] + original[timer:].replace(
         'value="school-days"', 'value="school-dayz"', 1
     )
     problems = validate_files(_bundle(text))
@@ -215,3 +217,13 @@ def test_a_calendar_on_a_timer_without_a_duration_is_refused() -> None:
     problems = validate_files(_bundle(text.replace(duration, at_date)))
     assert [p.element_id for p in problems] == ["initial_review_overdue"], problems
     assert "only applies to a timer with a duration" in problems[0].message
+
+
+def test_an_unknown_calendar_name_on_a_user_task_is_refused_at_deploy_naming_the_task() -> None:
+    text = DEFAULT_BPMN.read_text(encoding="utf-8").replace(
+        'value="school-days"', 'value="school-dayz"', 1
+    )
+    problems = validate_files(_bundle(text))
+    assert len(problems) == 1, problems
+    assert problems[0].element_id == "initial_review"
+    assert "unknown calendar 'school-dayz'" in problems[0].message
