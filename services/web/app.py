@@ -14,9 +14,11 @@ import forms
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings
 from services.web import assets, errors, navigation, security
+from services.web.api import bp as api_bp
 from services.web.auth import bp as auth_bp
 from services.web.extensions import csrf, init_runtime
 from services.web.home import bp as home_bp
+from services.web.incidents.areas import register_case_pages
 
 WEB_DIR = Path(__file__).parent
 
@@ -52,4 +54,6 @@ def _register_areas(app: Flask) -> None:
     app.register_blueprint(assets.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
+    app.register_blueprint(api_bp)
     navigation.add_navigation(app, "Your schools", "home.index")
+    register_case_pages(app)  # incidents and the inbox, with their menu links
