@@ -60,9 +60,23 @@ def placeholder_data(form: FormSpec, given: Mapping[str, Any]) -> dict[str, Any]
 def _typed(spec: FieldSpec, raw: Any) -> Any:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
+    if isinstance(raw, str) and not _storable_text(raw):
+        raise _Invalid("contains characters that cannot be stored (a NUL or broken Unicode)")
     value = _COERCE[spec.type](spec, raw)
     _check_limits(spec, value)
     return value
+
+
+def _storable_text(text: str) -> bool:
+    # PostgreSQL text refuses NUL, and a lone surrogate cannot be encoded: refuse both here
+    # with a field error rather than fail at commit.
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _string(spec: FieldSpec, raw: Any) -> str:

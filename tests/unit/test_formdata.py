@@ -146,3 +146,11 @@ def test_a_document_field_keeps_only_a_plain_file_name() -> None:
             validate_submission(form, {"referral_letter": bad})
         assert "referral_letter" in caught.value.errors
     assert placeholder_data(form, {}) == {"referral_letter": "placeholder.pdf"}
+
+
+@pytest.mark.parametrize("text", ["before\x00after", "broken \ud800 unicode"])
+def test_text_that_cannot_be_stored_is_a_field_error(text: str) -> None:
+    form = FormSpec(key="k", fields=(FieldSpec(id="notes", type="string", label="Notes"),))
+    with pytest.raises(TaskDataInvalid) as caught:
+        validate_submission(form, {"notes": text})
+    assert "cannot be stored" in caught.value.errors["notes"][0]
