@@ -7,13 +7,13 @@ never reads the clock. A call that raises has changed nothing and produced no ne
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from workflow import spiff_engine
 from workflow.definition import Definition
-from workflow.model import CompletedStep, InstanceStatus
+from workflow.model import CompletedStep, InstanceStatus, TaskView
 from workflow.timing import Calendar, PlainCalendar, require_aware
 
 __all__ = [
@@ -52,14 +52,17 @@ def complete_task(
     *,
     actor: str | None = None,
     calendar: Calendar | None = None,
+    check: Callable[[TaskView, Mapping[str, Any]], None] | None = None,
 ) -> InstanceStatus:
     """Validate `data` against the task's form, complete the task and run to the next wait.
 
     Raises TaskNotReady (unknown id, not READY, not a user task) and TaskDataInvalid (per
-    field) before anything changes.
+    field) before anything changes. `check`, when given, is called first with the ready
+    task and the instance's current data (an access check, say); whatever it raises stops
+    the command, so one load of the instance serves both the check and the completion.
     """
     aware = require_aware(now)
-    return spiff_engine.complete(definition, state, task_id, data, aware, actor, calendar)
+    return spiff_engine.complete(definition, state, task_id, data, aware, actor, calendar, check)
 
 
 def fire_due_timers(

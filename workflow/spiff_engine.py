@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -59,6 +59,10 @@ COMPLETED_AT = "safeguard:completed_at"
 ACTOR = "safeguard:actor"
 
 
+# Called with the ready task and the instance's data before anything changes; raises to refuse.
+TaskCheck = Callable[[TaskView, Mapping[str, Any]], None]
+
+
 @dataclass
 class Command:
     """One command's workflow, engine and bookkeeping (never shared between calls)."""
@@ -102,10 +106,15 @@ def complete(
     now: datetime,
     actor: str | None,
     calendar: Calendar | None,
+    check: TaskCheck | None = None,
 ) -> InstanceStatus:
     """Check task and data (raising before any change), complete it, run to the next wait."""
     command = _load(definition, state, now, calendar)
     task = _ready_user_task(command, task_id)
+    if check is not None:
+        view = _task_view(task)
+        assert view is not None  # _ready_user_task only returns user tasks
+        check(view, iso_data(_current_data(command.workflow)))
     values = validate_submission(form_spec(task.task_spec), data)
     with _translated():
         task.set_data(**values)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +22,7 @@ from workflow.errors import (
     TaskDataInvalid,
     TaskNotReady,
 )
-from workflow.model import InstanceStatus, SourceFile
+from workflow.model import InstanceStatus, SourceFile, TaskView
 from workflow.spiff_parser import parse_process
 from workflow.xml_safety import parse_xml
 
@@ -367,3 +369,24 @@ def test_a_failing_decision_table_cell_names_the_business_rule_task() -> None:
         engine.complete_task(definition, started.state, started.ready[0].id, RECORD, NOW)
     assert caught.value.element_id == "triage"
     assert "pupil_years" in str(caught.value)
+
+
+def test_a_check_sees_the_task_and_data_first_and_can_refuse_before_validation() -> None:
+    definition = intake()
+    started = engine.start_instance(definition, NOW, {"school_note": "kept"})
+    seen: list[tuple[str, object]] = []
+
+    class Refused(Exception):
+        pass
+
+    def refuse(view: TaskView, data: Mapping[str, Any]) -> None:
+        seen.append((view.bpmn_id, data.get("school_note")))
+        raise Refused
+
+    with pytest.raises(Refused):  # not TaskDataInvalid: the check runs before validation
+        engine.complete_task(definition, started.state, started.ready[0].id, {}, NOW, check=refuse)
+    assert seen == [("record", "kept")]
+    done = engine.complete_task(
+        definition, started.state, started.ready[0].id, RECORD, NOW, check=lambda v, d: None
+    )
+    assert done.completed_now == ("record", "triage")

@@ -16,7 +16,6 @@ from services.domain.events import Event
 from services.domain.handlers.common import (
     UserFacts,
     enforce,
-    find_view,
     incident_id_of_task,
     jsonable,
     lock_incident,
@@ -29,7 +28,7 @@ from services.domain.results import Outcome
 from workflow import engine
 from workflow.errors import TaskNotReady
 from workflow.formdata import validate_submission
-from workflow.model import InstanceStatus, TaskView
+from workflow.model import TaskView
 
 
 def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
@@ -40,22 +39,27 @@ def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
         incident = lock_incident(uow, incident_id, command.expected_incident_version)
         facts = user_facts(uow, incident, command.actor_id)
         definition = deps.definitions.get(uow, incident.definition_version_id)
-        before = engine.get_status(definition, incident.state, now)
         rows = uow.tasks.for_incident(incident.id, state="ready")
         row = next((r for r in rows if r.id == command.task_id), None)
-        view = find_view(before.ready, command.task_id)
-        if view is None or row is None:
+        if row is None:
             raise _no_longer_ready(incident, facts, command.task_id)
-        decision = can_complete_task(
-            command.actor_id,
-            facts.roles,
-            row.role,
-            view.candidate_groups,
-            row.assignee_id,
-            is_involved=facts.is_involved,
-            is_excluded=facts.is_excluded,
-        )
-        enforce(decision, f"task {command.task_id}")
+        seen: list[tuple[TaskView, Mapping[str, Any]]] = []
+
+        def authorise(view: TaskView, data_before: Mapping[str, Any]) -> None:
+            # Runs inside the engine's one load of the instance, before the form is validated:
+            # someone who may not complete the task learns nothing about its form.
+            decision = can_complete_task(
+                command.actor_id,
+                facts.roles,
+                row.role,
+                view.candidate_groups,
+                row.assignee_id,
+                is_involved=facts.is_involved,
+                is_excluded=facts.is_excluded,
+            )
+            enforce(decision, f"task {command.task_id}")
+            seen.append((view, data_before))
+
         try:
             after = engine.complete_task(
                 definition,
@@ -65,10 +69,12 @@ def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
                 now,
                 actor=str(command.actor_id),
                 calendar=deps.calendar,
+                check=authorise,
             )
-        except TaskNotReady as error:
-            raise TaskNoLongerReady(str(error)) from error
-        _audit_completion(uow, incident, view, before, command, now)
+        except TaskNotReady:
+            raise _no_longer_ready(incident, facts, command.task_id) from None
+        view, data_before = seen[0]
+        _audit_completion(uow, incident, view, data_before, command, now)
         step = Step(now, command.actor_id, command.task_id, deps.calendar)
         events: list[Event] = record_progress(uow, incident, rows, after, step)
         write_outbox(uow, events)
@@ -96,12 +102,12 @@ def _audit_completion(
     uow: SqlAlchemyUnitOfWork,
     incident: Incident,
     view: TaskView,
-    before: InstanceStatus,
+    data_before: Mapping[str, Any],
     command: CompleteTask,
     now: datetime,
 ) -> None:
     new_values = submitted_values(view, command.data)
-    old_values = jsonable({key: before.data.get(key) for key in new_values})
+    old_values = jsonable({key: data_before.get(key) for key in new_values})
     uow.audit.add(
         "task.completed",
         task_target(view.id, view.bpmn_id),
