@@ -47,6 +47,7 @@ from workflow.spiff_runtime import (
     new_serializer,
     restore,
 )
+from workflow.spiff_spec_cache import cached_specs
 from workflow.timing import CALENDAR_PROPERTY, Calendar, as_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the clock of read-only commands, which run nothing
@@ -175,6 +176,11 @@ def _load(definition: Definition, state: str, now: datetime, calendar: Calendar 
     engine = SandboxScriptEngine(now, calendar)
     with _translated():
         if "spec" not in document:
+            specs = cached_specs(definition) if version == SERIALIZER_VERSION else None
+            if specs is not None:
+                # Spiff's converter restores a spec that is already an object as it is.
+                document["spec"], document["subprocess_specs"] = specs
+                return Command(restore(new_serializer(), document, engine), engine)
             document.update(_spec_parts(definition, version))
             migrate(document, version)
             return Command(restore(new_serializer(), document, engine), engine)
