@@ -6,6 +6,7 @@ import click
 
 from services.cli.admin_commands import init, serve, token, totp_code
 from services.cli.bpmn_commands import bpmn
+from services.cli.messaging_commands import relay
 from services.cli.scheduler_commands import scheduler
 
 
@@ -15,7 +16,7 @@ def cli() -> None:
 
 
 cli.add_command(bpmn)
-for command in (init, serve, token, totp_code, scheduler):
+for command in (init, serve, token, totp_code, scheduler, relay):
     cli.add_command(command)
 
 

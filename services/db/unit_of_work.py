@@ -17,6 +17,7 @@ from services.db.repositories import (
     DefinitionRepository,
     IncidentRepository,
     OutboxRepository,
+    ProcessedMessageRepository,
     SchoolRepository,
     TaskRepository,
     UserRepository,
@@ -41,6 +42,7 @@ class SqlAlchemyUnitOfWork:
     children: ChildRepository
     audit: AuditRepository
     outbox: OutboxRepository
+    processed: ProcessedMessageRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -67,6 +69,7 @@ class SqlAlchemyUnitOfWork:
         self.children = ChildRepository(session)
         self.audit = AuditRepository(session)
         self.outbox = OutboxRepository(session)
+        self.processed = ProcessedMessageRepository(session)
         return self
 
     def __exit__(

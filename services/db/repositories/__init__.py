@@ -9,7 +9,11 @@ from services.db.repositories.accounts import (
 from services.db.repositories.definitions import DefinitionRepository
 from services.db.repositories.incidents import ChildRepository, IncidentRepository
 from services.db.repositories.paging import MAX_PAGE_SIZE
-from services.db.repositories.records import AuditRepository, OutboxRepository
+from services.db.repositories.records import (
+    AuditRepository,
+    OutboxRepository,
+    ProcessedMessageRepository,
+)
 from services.db.repositories.tasks import TaskRepository
 
 __all__ = [
@@ -20,6 +24,7 @@ __all__ = [
     "DefinitionRepository",
     "IncidentRepository",
     "OutboxRepository",
+    "ProcessedMessageRepository",
     "SchoolRepository",
     "TaskRepository",
     "UserRepository",

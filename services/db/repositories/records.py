@@ -1,4 +1,4 @@
-"""The audit trail (add and list only) and the outbox."""
+"""The audit trail (add and list only), the outbox, and the consumers' processed-message log."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from services.db.column_types import utcnow
-from services.db.models import AuditEvent, OutboxMessage
+from services.db.models import AuditEvent, OutboxMessage, ProcessedMessage
 from services.db.models.records import new_message_id
 from services.db.repositories.paging import check_page
 
@@ -104,3 +104,67 @@ class OutboxRepository:
         if ids:
             statement = update(OutboxMessage).where(OutboxMessage.id.in_(sorted(ids)))
             self._session.execute(statement.values(sent_at=at))
+
+    def claim(self, limit: int, now: datetime) -> list[OutboxMessage]:
+        """Lock and return the oldest due unsent events for this transaction (the relay's batch).
+
+        PostgreSQL: FOR UPDATE SKIP LOCKED, so a second relay skips rows a first one holds and
+        the locks go when the transaction ends (or its process dies). SQLite ignores the lock
+        clause: one relay per SQLite database (services.messaging.relay_guard keeps it so).
+        """
+        check_page(limit)
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(self._session.scalars(query))
+
+    def mark_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
+        """Record why an event was not sent (e.g. unroutable) and when to try it again."""
+        statement = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+        self._session.execute(
+            statement.values(
+                attempts=OutboxMessage.attempts + 1, last_error=error, available_at=retry_at
+            )
+        )
+
+    def note_error(self, outbox_id: int, error: str) -> None:
+        """Record a problem with a sent event (an in-process dead letter) in last_error."""
+        statement = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+        self._session.execute(statement.values(last_error=error))
+
+    def dead_lettered(self, limit: int) -> list[OutboxMessage]:
+        """Return sent events some in-process consumer gave up on (sent, with an error)."""
+        check_page(limit)
+        query = (
+            select(OutboxMessage)
+            .where(OutboxMessage.sent_at.is_not(None), OutboxMessage.last_error.is_not(None))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(self._session.scalars(query))
+
+
+class ProcessedMessageRepository:
+    """The messages each consumer has handled: written in the transaction of the handling."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def seen(self, consumer: str, message_id: str) -> bool:
+        """Tell whether `consumer` has already committed its handling of `message_id`."""
+        query = select(
+            exists().where(
+                ProcessedMessage.consumer == consumer, ProcessedMessage.message_id == message_id
+            )
+        )
+        return bool(self._session.scalar(query))
+
+    def add(self, consumer: str, message_id: str, at: datetime | None = None) -> None:
+        """Record the handling; a second record of one message fails on the primary key."""
+        self._session.add(
+            ProcessedMessage(consumer=consumer, message_id=message_id, processed_at=at or utcnow())
+        )

@@ -1,0 +1,106 @@
+"""`safeguard relay`: publish the outbox to RabbitMQ until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import NoReturn
+
+import click
+from sqlalchemy.engine import make_url
+
+from services.bootstrap import bootstrap
+from services.config import PREFIX, Settings, SettingsInvalid
+from services.db.migrate import current_revision, head_revision
+from services.messaging.rabbitmq import RabbitMQPublisher
+from services.messaging.relay import OutboxRelay, RelaySettings
+from services.messaging.relay_guard import SingleRelayGuard
+from services.messaging.topology import DEFAULT_PREFIX, Topology
+from services.messaging.wakeup import make_wakeup
+
+logger = logging.getLogger("services.messaging")
+
+
+@click.command()
+@click.option(
+    "--prefix",
+    default=DEFAULT_PREFIX,
+    show_default=True,
+    help="Name prefix of the exchanges and queues (one per deployment).",
+)
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 500))
+@click.option(
+    "--poll-interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 60),
+    help="Seconds between looks at the outbox when nothing wakes the relay.",
+)
+def relay(prefix: str, batch_size: int, poll_interval: float) -> None:
+    """Publish committed outbox rows to RabbitMQ (SAFEGUARD_AMQP_URL) until stopped.
+
+    SIGTERM or SIGINT stops it after the batch in hand. On PostgreSQL several relays may run
+    (they share the rows); on SQLite a second relay stands by until the first stops.
+    """
+    settings = _settings()
+    if not settings.amqp_url:
+        _fail(
+            f"{PREFIX}AMQP_URL is not set: without a broker the app relays in-process "
+            "(embedded default), so there is nothing for `safeguard relay` to do. Set it to "
+            "the RabbitMQ URL, e.g. amqp://user:password@host:5672/."
+        )
+    if current_revision(settings.database_url) != head_revision():
+        _fail("The database is not set up or not up to date: run `safeguard init` first.")
+    _configure_logging()
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    runtime = bootstrap(settings)
+    topology = Topology(prefix=prefix)
+    publisher = RabbitMQPublisher(settings.amqp_url, topology)
+    outbox_relay = OutboxRelay(
+        runtime.uow_factory,
+        publisher,
+        make_wakeup(runtime.engine),
+        settings=RelaySettings(batch_size=batch_size, poll_interval=poll_interval),
+    )
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        with SingleRelayGuard(settings.database_url) as guard:
+            if guard.acquire(stop):
+                logger.info("relay started: %s -> %s", shown, topology.events_exchange)
+                outbox_relay.run(stop)
+    finally:
+        runtime.close()
+    logger.info("relay stopped")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def _handle(signum: int, _frame: FrameType | None) -> None:
+        logger.info("%s received: stopping after the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handle)
+    signal.signal(signal.SIGINT, _handle)
+
+
+def _configure_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO lines narrate every frame
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsInvalid as error:
+        _fail(str(error))
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(1)
