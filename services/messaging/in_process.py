@@ -12,7 +12,10 @@ Where a RabbitMQ consumer would dead-letter, the in-process one records the reas
 outbox row's last_error (the row is marked sent: the other consumers had it). Find them with
 `uow.outbox.dead_lettered(limit)`; set sent_at back to NULL to deliver such a row again (the
 consumers that processed it skip it). A row no consumer binds is refused as unroutable and
-retried later, exactly as with the broker.
+retried later, as with a bare broker; with `keep_unrouted` (what `safeguard serve` uses) it
+is marked sent with the note "unrouted: ..." in last_error instead, as the broker's
+alternate exchange keeps it (services.messaging.topology), and is not retried. Both notes
+make `uow.outbox.dead_lettered` list the row: tell them apart by their first word.
 """
 
 from __future__ import annotations
@@ -54,11 +57,13 @@ class InProcessPublisher:
         stop: threading.Event,
         *,
         policy: RetryPolicy | None = None,
+        keep_unrouted: bool = False,
     ) -> None:
         self._consumers = check_consumers(consumers)
         self._uow_factory = uow_factory
         self._stop = stop
         self._policy = policy or RetryPolicy()
+        self._keep_unrouted = keep_unrouted
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> PublishOutcome:
         """Deliver in order; a message is confirmed once every matching consumer is done."""
@@ -68,9 +73,12 @@ class InProcessPublisher:
         for message in messages:
             targets = [c for c in self._consumers if _binds(c, message.routing_key)]
             if not targets:
-                refused[message.message_id] = (
-                    f"unroutable: no in-process consumer binds routing key {message.routing_key!r}"
-                )
+                reason = f"no in-process consumer binds routing key {message.routing_key!r}"
+                if self._keep_unrouted:
+                    confirmed.append(message.message_id)
+                    notes[message.message_id] = f"unrouted: {reason}: kept, not retried"
+                else:
+                    refused[message.message_id] = f"unroutable: {reason}"
                 continue
             dead: list[str] = []
             for consumer in targets:
@@ -111,17 +119,23 @@ class InProcessConsumerRunner:
         *,
         policy: RetryPolicy | None = None,
         settings: RelaySettings | None = None,
+        keep_unrouted: bool = False,
     ) -> None:
         self._consumers = check_consumers(consumers)
         self._uow_factory = uow_factory
         self._wakeup = wakeup
         self._policy = policy
         self._settings = settings
+        self._keep_unrouted = keep_unrouted
 
     def run(self, stop: threading.Event) -> None:
         """Relay and deliver until `stop` is set."""
         publisher = InProcessPublisher(
-            self._consumers, self._uow_factory, stop, policy=self._policy
+            self._consumers,
+            self._uow_factory,
+            stop,
+            policy=self._policy,
+            keep_unrouted=self._keep_unrouted,
         )
         relay = OutboxRelay(self._uow_factory, publisher, self._wakeup, settings=self._settings)
         relay.run(stop)
@@ -144,12 +158,14 @@ class EmbeddedMessaging:
         *,
         policy: RetryPolicy | None = None,
         settings: RelaySettings | None = None,
+        keep_unrouted: bool = False,
     ) -> None:
         self._engine = engine
         self._session_factory = session_factory
         self._consumers = check_consumers(consumers)
         self._policy = policy
         self._settings = settings
+        self._keep_unrouted = keep_unrouted
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._hook: CommitHook | None = None
@@ -190,6 +206,7 @@ class EmbeddedMessaging:
                 wakeup,
                 policy=self._policy,
                 settings=self._settings,
+                keep_unrouted=self._keep_unrouted,
             )
             runner.run(self._stop)
 

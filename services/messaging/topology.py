@@ -12,6 +12,22 @@ With the default prefix "safeguard":
   dead-lettering needs): a message the consumer gives up on, or one delivered too many times
   without an ack, moves to the dead-letter queue and is never dropped.
 - `safeguard.<consumer>.dead`: the consumer's durable quorum dead-letter queue.
+- With `keep_unrouted` (what `safeguard relay` and `safeguard notifier` declare): the events
+  exchange has the alternate exchange `safeguard.unrouted` (fanout), bound to the durable
+  quorum queue `safeguard.unrouted` (at most UNROUTED_MAX_LENGTH messages, oldest dropped
+  first). An event no consumer binds (incident.started, say) goes there: the broker confirms
+  it, the relay marks it sent, and it stays visible instead of being retried for ever.
+  Without it (the default, and the tests of the bare relay) the broker returns such an event
+  and the relay retries it later.
+
+Changing an exchange's arguments needs it deleted first: declaring `safeguard.events` with
+the alternate exchange where an older version declared it without (or the reverse) fails
+with PRECONDITION_FAILED. Then the exchange is used as it is, with a warning in the log, and
+unrouted events keep being retried. To migrate (exchanges hold no messages, but deleting one
+drops its bindings): stop the relay, delete the exchange (`rabbitmqctl eval
+'rabbit_exchange:delete(rabbit_misc:r(<<"/">>, exchange, <<"safeguard.events">>), false,
+<<"admin">>).'` or the management UI), start every consumer process (each redeclares its
+bindings), then start the relay.
 
 Declaring is idempotent; a queue declared earlier with other arguments makes the broker close
 the channel (PRECONDITION_FAILED): delete the queue or use a new consumer name to change them.
@@ -20,17 +36,24 @@ Bindings removed from a consumer stay on the broker until unbound by hand.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import pika.exceptions
 
 from services.messaging.ports import Consumer, check_consumers
 
 if TYPE_CHECKING:
     from pika.adapters.blocking_connection import BlockingChannel
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_PREFIX = "safeguard"
 DEFAULT_DELIVERY_LIMIT = 10
+UNROUTED_MAX_LENGTH = 100_000
+_PRECONDITION_FAILED = 406
 
 
 @dataclass(frozen=True)
@@ -39,11 +62,26 @@ class Topology:
 
     prefix: str = DEFAULT_PREFIX
     delivery_limit: int = DEFAULT_DELIVERY_LIMIT
+    keep_unrouted: bool = False
 
     @property
     def events_exchange(self) -> str:
         """The topic exchange every event is published to."""
         return f"{self.prefix}.events"
+
+    @property
+    def unrouted_exchange(self) -> str:
+        """The alternate exchange of the events exchange (with keep_unrouted)."""
+        return f"{self.prefix}.unrouted"
+
+    @property
+    def unrouted_queue(self) -> str:
+        """The queue keeping events no consumer binds (with keep_unrouted)."""
+        return f"{self.prefix}.unrouted"
+
+    def events_exchange_arguments(self) -> dict[str, Any]:
+        """The x-arguments of the events exchange."""
+        return {"alternate-exchange": self.unrouted_exchange} if self.keep_unrouted else {}
 
     @property
     def dead_exchange(self) -> str:
@@ -70,10 +108,50 @@ class Topology:
         }
 
 
+def deployment_topology(prefix: str = DEFAULT_PREFIX) -> Topology:
+    """The topology the relay and consumer processes of a deployment share: unrouted kept."""
+    return Topology(prefix=prefix, keep_unrouted=True)
+
+
 def declare_exchanges(channel: BlockingChannel, topology: Topology) -> None:
-    """Declare the events and dead-letter exchanges (what the relay needs)."""
-    channel.exchange_declare(topology.events_exchange, "topic", durable=True)
+    """Declare the events and dead-letter exchanges (what the relay needs), and the unrouted."""
+    if topology.keep_unrouted:
+        channel.exchange_declare(topology.unrouted_exchange, "fanout", durable=True)
+        channel.queue_declare(
+            topology.unrouted_queue,
+            durable=True,
+            arguments={"x-queue-type": "quorum", "x-max-length": UNROUTED_MAX_LENGTH},
+        )
+        channel.queue_bind(topology.unrouted_queue, topology.unrouted_exchange)
+    _declare_events_exchange(channel, topology)
     channel.exchange_declare(topology.dead_exchange, "direct", durable=True)
+
+
+def _declare_events_exchange(channel: BlockingChannel, topology: Topology) -> None:
+    # Tried on a channel of its own: PRECONDITION_FAILED closes the channel it happens on.
+    probe = channel.connection.channel()
+    try:
+        probe.exchange_declare(
+            topology.events_exchange,
+            "topic",
+            durable=True,
+            arguments=topology.events_exchange_arguments(),
+        )
+    except pika.exceptions.ChannelClosedByBroker as exc:
+        if exc.reply_code != _PRECONDITION_FAILED:
+            raise
+        logger.warning(
+            "exchange %s exists with other arguments than %s (%s): using it as it is, so "
+            "events no consumer binds are %s; see services/messaging/topology.py to migrate",
+            topology.events_exchange,
+            topology.events_exchange_arguments(),
+            exc.reply_text,
+            "retried rather than kept" if topology.keep_unrouted else "kept",
+        )
+        channel.exchange_declare(topology.events_exchange, passive=True)
+    finally:
+        if probe.is_open:
+            probe.close()
 
 
 def declare(channel: BlockingChannel, topology: Topology, consumers: Sequence[Consumer]) -> None:

@@ -138,9 +138,11 @@ class BrokerNamespace:
         queues = [*self.tap_queues]
         for name in self.consumer_names:
             queues += [topology.queue(name), topology.dead_queue(name)]
+        queues.append(topology.unrouted_queue)  # declared by `safeguard relay` subprocesses
         for queue in queues:
             self._quietly("queue_delete", queue)
-        for exchange in (topology.events_exchange, topology.dead_exchange):
+        exchanges = (topology.events_exchange, topology.dead_exchange, topology.unrouted_exchange)
+        for exchange in exchanges:
             self._quietly("exchange_delete", exchange)
 
     def _quietly(self, method: str, name: str) -> None:
