@@ -2,13 +2,18 @@
 
 Nothing is built at import time: every process (web, CLI, worker) calls `bootstrap(settings)`
 once and passes the result down. Tests build their own with a temp database or a fixed clock.
+`start_embedded_services(runtime)` starts what the embedded default (no broker) runs beside
+the web app: the in-process relay with the notifier, and the timer scheduler.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -19,7 +24,12 @@ from services.db import SqlAlchemyUnitOfWork, make_engine, make_session_factory
 from services.domain.bus import MessageBus
 from services.domain.bus import bootstrap as bootstrap_bus
 from services.domain.clock import Clock, SystemClock
+from services.messaging import EmbeddedMessaging
+from services.notifications import notifier_for
 from services.scheduling.calendars import school_calendars
+
+if TYPE_CHECKING:
+    from services.scheduling.running import RunningScheduler
 
 
 @dataclass(frozen=True)
@@ -74,3 +84,49 @@ def ensure_instance_dir(settings: Settings) -> None:
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass(frozen=True)
+class EmbeddedServices:
+    """The background work of the embedded default, running in this process's threads."""
+
+    messaging: EmbeddedMessaging
+    scheduler: RunningScheduler
+    stopping: threading.Event  # cuts a worker's retry pause short on the way out
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the scheduler and the relay after what each has in hand, and wait for them."""
+        self.stopping.set()
+        if not self.scheduler.stop(timeout):
+            logging.getLogger(__name__).error("the in-process scheduler did not stop in time")
+        self.messaging.stop(timeout)
+
+
+def start_embedded_services(
+    runtime: Runtime, *, scheduler_interval: float | None = None
+) -> EmbeddedServices:
+    """Start the in-process relay with the notifier and workers, and the scheduler (no broker).
+
+    For `safeguard serve` when SAFEGUARD_AMQP_URL is unset; call stop() on the way out. Events
+    no consumer binds are marked sent with a note rather than retried (as the broker's
+    alternate exchange keeps them).
+    """
+    # Imported here: these modules build on Runtime, defined above.
+    from services.scheduling.running import start_in_process_scheduler
+    from services.workers import worker_consumers
+
+    stopping = threading.Event()
+    consumers = [
+        notifier_for(runtime.settings, runtime.uow_factory),
+        *worker_consumers(runtime, stop=stopping),
+    ]
+    messaging = EmbeddedMessaging(
+        runtime.engine, runtime.session_factory, consumers, keep_unrouted=True
+    )
+    messaging.start()
+    try:
+        scheduler = start_in_process_scheduler(runtime, scheduler_interval)
+    except BaseException:
+        messaging.stop()
+        raise
+    return EmbeddedServices(messaging, scheduler, stopping)

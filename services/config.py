@@ -17,21 +17,59 @@ Each setting, its meaning and its default:
 - SAFEGUARD_SCHEDULER_BATCH_SIZE: incidents the scheduler fires per round. Default: 50.
 - SAFEGUARD_SCHEDULER_RETRY_SECONDS: wait before retrying an incident whose timers failed; it
   doubles after each further failure, up to 6 hours. Default: 60.
+- SAFEGUARD_AMQP_PREFIX: name prefix of the RabbitMQ exchanges and queues (one per deployment
+  sharing a broker): `<prefix>.events`, `<prefix>.notifier`, ... Default: safeguard.
+- SAFEGUARD_SMTP_HOST: the SMTP server notification emails go through; unset means no email
+  (people still get in-app notifications, and the notifier logs that email is off).
+  Default: unset.
+- SAFEGUARD_SMTP_PORT: its port. Default: 587.
+- SAFEGUARD_SMTP_STARTTLS: `true` to upgrade the connection with STARTTLS (certificate
+  checked) before anything else is said; `false` only for a server on this machine or a
+  trusted network. Default: true.
+- SAFEGUARD_SMTP_USER and SAFEGUARD_SMTP_PASSWORD: sign in to the server (both or neither).
+  Default: unset (no sign-in).
+- SAFEGUARD_SMTP_FROM: the From address of notification emails; required with SMTP_HOST.
+- SAFEGUARD_SMTP_TIMEOUT_SECONDS: how long to wait for the server at each step. Default: 10.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 PREFIX = "SAFEGUARD_"
+DEFAULT_AMQP_PREFIX = "safeguard"
+_AMQP_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 class SettingsInvalid(Exception):
     """An environment variable holds a value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP server that sends notification emails."""
+
+    host: str
+    port: int
+    sender: str  # the From address
+    starttls: bool = True
+    username: str | None = None
+    password: str | None = None
+    timeout_seconds: float = 10.0
+
+    def __repr__(self) -> str:
+        # Settings get logged and shown in tracebacks: never the password.
+        shown = "***" if self.password else None
+        return (
+            f"SmtpSettings(host={self.host!r}, port={self.port}, sender={self.sender!r}, "
+            f"starttls={self.starttls}, username={self.username!r}, password={shown!r}, "
+            f"timeout_seconds={self.timeout_seconds})"
+        )
 
 
 @dataclass(frozen=True)
@@ -53,6 +91,8 @@ class Settings:
     scheduler_poll_seconds: int = 5
     scheduler_batch_size: int = 50
     scheduler_retry_seconds: int = 60
+    amqp_prefix: str = DEFAULT_AMQP_PREFIX
+    smtp: SmtpSettings | None = None  # None: notification emails are off
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,7 +120,52 @@ class Settings:
             scheduler_retry_seconds=_count(
                 env, f"{PREFIX}SCHEDULER_RETRY_SECONDS", default=60, low=1
             ),
+            amqp_prefix=_amqp_prefix(env),
+            smtp=_smtp(env),
         )
+
+
+def _amqp_prefix(env: Mapping[str, str]) -> str:
+    name = f"{PREFIX}AMQP_PREFIX"
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return DEFAULT_AMQP_PREFIX
+    if not _AMQP_PREFIX.fullmatch(raw):
+        raise SettingsInvalid(
+            f"{name}={raw!r}: use up to 100 letters, digits, '_', '.' or '-', starting with a "
+            "letter or digit"
+        )
+    return raw
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
+    host = (env.get(f"{PREFIX}SMTP_HOST") or "").strip()
+    if not host:
+        return None
+    sender = (env.get(f"{PREFIX}SMTP_FROM") or "").strip()
+    if not sender or "@" not in sender:
+        raise SettingsInvalid(
+            f"{PREFIX}SMTP_FROM={sender!r}: set it to the From address of notification emails "
+            f"(required when {PREFIX}SMTP_HOST is set)"
+        )
+    username = env.get(f"{PREFIX}SMTP_USER") or None
+    password = env.get(f"{PREFIX}SMTP_PASSWORD") or None
+    if (username is None) != (password is None):
+        raise SettingsInvalid(
+            f"{PREFIX}SMTP_USER and {PREFIX}SMTP_PASSWORD: set both to sign in, or neither"
+        )
+    port = _count(env, f"{PREFIX}SMTP_PORT", default=587, low=1)
+    if port > 65535:
+        raise SettingsInvalid(f"{PREFIX}SMTP_PORT={port}: must be at most 65535")
+    return SmtpSettings(
+        host=host,
+        port=port,
+        sender=sender,
+        starttls=_flag(env, f"{PREFIX}SMTP_STARTTLS", default=True),
+        username=username,
+        password=password,
+        timeout_seconds=float(_count(env, f"{PREFIX}SMTP_TIMEOUT_SECONDS", default=10, low=1)),
+    )
 
 
 def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:

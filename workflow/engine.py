@@ -19,6 +19,7 @@ from workflow.timing import Calendar, PlainCalendar, require_aware
 __all__ = [
     "Calendar",
     "PlainCalendar",
+    "complete_external_task",
     "complete_task",
     "completed_steps",
     "fire_due_timers",
@@ -63,6 +64,25 @@ def complete_task(
     """
     aware = require_aware(now)
     return spiff_engine.complete(definition, state, task_id, data, aware, actor, calendar, check)
+
+
+def complete_external_task(
+    definition: Definition,
+    state: str,
+    task_id: str,
+    result: Mapping[str, Any],
+    now: datetime,
+    *,
+    calendar: Calendar | None = None,
+) -> InstanceStatus:
+    """Complete a waiting external (service) task with its worker's result; run to the next wait.
+
+    The result's values are merged into the task data (keys are identifiers, values JSON
+    values only). Raises TaskNotReady (unknown id, not an external task, not waiting) and
+    TaskDataInvalid (per key) before anything changes.
+    """
+    aware = require_aware(now)
+    return spiff_engine.complete_external(definition, state, task_id, result, aware, calendar)
 
 
 def fire_due_timers(

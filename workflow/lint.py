@@ -1,4 +1,4 @@
-"""Lint a bundle of parsed BPMN and DMN files: structure, forms, lanes and every expression."""
+"""Lint a bundle of BPMN and DMN files: structure, forms, lanes, service tasks, expressions."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from workflow.lint_dmn import check_dmn, decisions_of
 from workflow.lint_expressions import check_bpmn_expressions
 from workflow.lint_forms import check_forms
 from workflow.lint_lanes import check_lanes
+from workflow.lint_service_tasks import check_service_tasks
 from workflow.lint_structure import (
     check_duplicate_ids,
     check_gateway_conditions,
@@ -42,6 +43,7 @@ def lint_bundle(
         problems += check_gateway_conditions(diagram)
         problems += check_lanes(diagram)
         problems += check_forms(diagram)
+        problems += check_service_tasks(diagram)
         problems += check_bpmn_expressions(diagram)
     for diagram in bundle.dmn:
         problems += check_duplicate_ids(diagram)

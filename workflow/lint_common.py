@@ -92,3 +92,8 @@ def is_role_id(value: str) -> bool:
         and value == value.lower()
         and not value.startswith("_")
     )
+
+
+def is_topic(value: str) -> bool:
+    """An external task's topic: an ASCII identifier, so it is one word of a routing key."""
+    return value.isascii() and value.isidentifier()

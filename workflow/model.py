@@ -95,6 +95,17 @@ class PendingTimer:
 
 
 @dataclass(frozen=True)
+class ExternalTaskView:
+    """A service task waiting for a worker (Camunda's external task): published to its topic."""
+
+    id: str  # the engine's task instance id (a UUID string)
+    bpmn_id: str  # the service task's element id, e.g. "render_record_pdf"
+    name: str
+    topic: str  # camunda:topic: which kind of worker does it, e.g. "render_record_pdf"
+    lane: str  # the lane id holding the task ("" when the process has no lanes)
+
+
+@dataclass(frozen=True)
 class InstanceStatus:
     """What an instance looks like after a command: its serialized state and what is next."""
 
@@ -104,6 +115,7 @@ class InstanceStatus:
     ended: bool
     data: dict[str, Any]
     completed_now: tuple[str, ...] = ()  # bpmn ids of tasks completed by this command, in order
+    external: tuple[ExternalTaskView, ...] = ()  # service tasks waiting for a worker
 
 
 @dataclass(frozen=True)

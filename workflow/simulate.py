@@ -17,6 +17,7 @@ from workflow.timing import Calendar
 
 # A fixed Monday morning, so that simulated timers and dates are the same on every run.
 DEFAULT_START = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
+MAX_WORKER_RUNS = 1_000  # external tasks simulated between two steps of a scenario
 
 _DURATION = re.compile(
     r"^P(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -77,13 +78,15 @@ def run_scenario(
     """Start an instance and apply each scenario step; raise ScenarioInvalid on a bad step.
 
     `calendar` counts timer durations (school days, say) as the scheduler would; plain time
-    when not given.
+    when not given. External (service) tasks are completed at once with an empty result, as
+    if their worker had done them, and listed in `completed`.
     """
     steps = _steps_of(scenario)
     fill_defaults = bool(scenario.get("fill_defaults", False))
     now = _start_of(scenario, start)
     status = engine.start_instance(definition, now, calendar=calendar)
     result = SimulationResult(completed=list(status.completed_now))
+    status = _run_workers(definition, status, now, calendar, result)
     for number, step in enumerate(steps, start=1):
         if "advance" in step:
             now += parse_duration(step["advance"])
@@ -91,11 +94,34 @@ def run_scenario(
         else:
             status = _complete_step(definition, status, number, step, now, fill_defaults, calendar)
         result.completed.extend(status.completed_now)
+        status = _run_workers(definition, status, now, calendar, result)
     result.ready = [task.bpmn_id for task in status.ready]
     result.ended = status.ended
     result.data = status.data
     result.state = status.state
     return result
+
+
+def _run_workers(
+    definition: Definition,
+    status: InstanceStatus,
+    now: datetime,
+    calendar: Calendar | None,
+    result: SimulationResult,
+) -> InstanceStatus:
+    """Complete every waiting external task with an empty result, as a worker would."""
+    for _ in range(MAX_WORKER_RUNS):
+        if not status.external:
+            return status
+        task = status.external[0]
+        status = engine.complete_external_task(
+            definition, status.state, task.id, {}, now, calendar=calendar
+        )
+        result.completed.extend(status.completed_now)
+    raise ScenarioInvalid(
+        f"external tasks kept coming after {MAX_WORKER_RUNS} completions "
+        f"(last: {status.external[0].bpmn_id}): is there a loop of service tasks without a wait?"
+    )
 
 
 def _complete_step(

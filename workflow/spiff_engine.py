@@ -29,15 +29,23 @@ from workflow.errors import (
     StateUnreadable,
     TaskNotReady,
 )
+from workflow.external_result import checked_result
 from workflow.formdata import validate_submission
-from workflow.model import CompletedStep, InstanceStatus, PendingTimer, TaskView
+from workflow.model import (
+    CompletedStep,
+    ExternalTaskView,
+    InstanceStatus,
+    PendingTimer,
+    TaskView,
+)
 from workflow.spiff_forms import form_spec
-from workflow.spiff_parser import ASSIGNEE, CANDIDATE_GROUPS, DUE_DATE, LANE
+from workflow.spiff_parser import ASSIGNEE, CANDIDATE_GROUPS, DUE_DATE, LANE, TOPIC
 from workflow.spiff_runtime import (
     SERIALIZER_VERSION,
     SPEC_KEYS,
     TIMER_CLASSES,
     VERSION_KEY,
+    ExternalServiceTask,
     SandboxScriptEngine,
     check_version,
     drop_predictions,
@@ -125,6 +133,27 @@ def complete(
         return _status_of(command, dump_state(new_serializer(), command.workflow))
 
 
+def complete_external(
+    definition: Definition,
+    state: str,
+    task_id: str,
+    result: Mapping[str, Any],
+    now: datetime,
+    calendar: Calendar | None,
+) -> InstanceStatus:
+    """Merge a worker's result into a waiting external task's data, complete it, run on."""
+    command = _load(definition, state, now, calendar)
+    task = _ready_task(command, task_id, ExternalServiceTask, "an external task")
+    values = checked_result(task.task_spec.bpmn_id, result)
+    with _translated():
+        task.set_data(**values)
+        # Listed in completed_now, but not numbered: history() is people's answers and decisions.
+        command.completed_now.append(task.task_spec.bpmn_id)
+        task.run()
+        _run_engine(command)
+        return _status_of(command, dump_state(new_serializer(), command.workflow))
+
+
 def fire(
     definition: Definition, state: str, now: datetime, calendar: Calendar | None
 ) -> InstanceStatus:
@@ -196,13 +225,17 @@ def _load(definition: Definition, state: str, now: datetime, calendar: Calendar 
 
 
 def _ready_user_task(command: Command, task_id: str) -> Any:
+    return _ready_task(command, task_id, UserTask, "a user task")
+
+
+def _ready_task(command: Command, task_id: str, kind: type, what: str) -> Any:
     try:
         task = command.workflow.get_task_from_id(UUID(task_id))
     except Exception:
         raise TaskNotReady(f"task {task_id!r} is not a task of this instance") from None
     name = task.task_spec.bpmn_id
-    if not isinstance(task.task_spec, UserTask):
-        raise TaskNotReady(f"task {task_id} ({name}) is not a user task")
+    if not isinstance(task.task_spec, kind):
+        raise TaskNotReady(f"task {task_id} ({name}) is not {what}")
     if task.state != TaskState.READY:
         state = TaskState.get_name(task.state)
         raise TaskNotReady(f"task {task_id} ({name}) is {state}, not READY")
@@ -238,7 +271,8 @@ def _run_engine(command: Command) -> None:
 
 def _status_of(command: Command, state: str) -> InstanceStatus:
     workflow = command.workflow
-    ready = [_task_view(t) for t in workflow.get_tasks(state=TaskState.READY)]
+    ready_tasks = workflow.get_tasks(state=TaskState.READY)
+    ready = [_task_view(t) for t in ready_tasks]
     return InstanceStatus(
         state=state,
         ready=tuple(view for view in ready if view is not None),
@@ -246,6 +280,9 @@ def _status_of(command: Command, state: str) -> InstanceStatus:
         ended=bool(workflow.is_completed()),
         data=iso_data(_current_data(workflow)),
         completed_now=tuple(command.completed_now),
+        external=tuple(
+            _external_view(t) for t in ready_tasks if isinstance(t.task_spec, ExternalServiceTask)
+        ),
     )
 
 
@@ -293,6 +330,18 @@ def _task_view(task: Any) -> TaskView | None:
         documentation=spec.documentation or "",
         form=form_spec(spec),
         due_calendar=extensions.get(CALENDAR_PROPERTY) or None,
+    )
+
+
+def _external_view(task: Any) -> ExternalTaskView:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", {}) or {}
+    return ExternalTaskView(
+        id=str(task.id),
+        bpmn_id=spec.bpmn_id,
+        name=spec.bpmn_name or spec.bpmn_id,
+        topic=str(extensions.get(TOPIC) or ""),
+        lane=str(extensions.get(LANE) or ""),
     )
 
 

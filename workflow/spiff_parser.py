@@ -27,6 +27,7 @@ from SpiffWorkflow.camunda.parser.event_parsers import (
 from SpiffWorkflow.camunda.parser.task_spec import (
     CAMUNDA_MODEL_NS,
     BusinessRuleTaskParser,
+    CamundaTaskParser,
     UserTaskParser,
 )
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
@@ -34,9 +35,15 @@ from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from workflow.errors import DefinitionInvalid, DiagramProblem
 from workflow.lint import locate
+from workflow.lint_common import is_topic
 from workflow.model import SourceFile
 from workflow.spiff_forms import FormProblem, form_spec
-from workflow.spiff_runtime import CLOCKED_TIMERS, dump_spec, new_serializer
+from workflow.spiff_runtime import (
+    CLOCKED_TIMERS,
+    ExternalServiceTask,
+    dump_spec,
+    new_serializer,
+)
 from workflow.timing import CALENDAR_NAMES, CALENDAR_PROPERTY
 from workflow.xml_safety import BPMN_NS, is_dmn
 
@@ -46,6 +53,7 @@ LANE = "safeguard:lane"
 CANDIDATE_GROUPS = "safeguard:candidate_groups"
 ASSIGNEE = "safeguard:assignee"
 DUE_DATE = "safeguard:due_date"
+TOPIC = "safeguard:topic"  # an external service task's camunda:topic
 _CAMUNDA_ATTRIBUTES = {
     CANDIDATE_GROUPS: "candidateGroups",
     ASSIGNEE: "assignee",
@@ -110,6 +118,32 @@ class KeepingRuleTaskParser(BusinessRuleTaskParser):  # type: ignore[misc]
         return extensions
 
 
+class ExternalTaskParser(CamundaTaskParser):  # type: ignore[misc]
+    """Service tasks: only Camunda external tasks, keeping their topic and lane on the spec.
+
+    The lint refuses other service tasks first, with the same words; this is the backstop.
+    """
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        """Spiff's camunda:properties plus our topic and lane keys."""
+        extensions: dict[str, Any] = dict(super().parse_extensions(node))
+        kind = self.node.get(f"{{{CAMUNDA_MODEL_NS}}}type")
+        topic = self.node.get(f"{{{CAMUNDA_MODEL_NS}}}topic") or ""
+        if kind != "external":
+            self.raise_validation_exception(
+                'a service task must be an external task: set camunda:type="external" and '
+                "camunda:topic (a worker does it)"
+            )
+        if not is_topic(topic):
+            self.raise_validation_exception(
+                f"external task topic {topic!r} is not an identifier: use letters, digits and "
+                "'_', e.g. 'render_record_pdf'"
+            )
+        extensions[TOPIC] = topic
+        extensions[LANE] = lane_id(self.node)
+        return extensions
+
+
 class _ClockedTimers:
     """Swaps Spiff's timer event definitions for ours, which read the command's clock."""
 
@@ -157,12 +191,13 @@ class BoundaryParser(_ClockedTimers, CamundaBoundaryEventParser):  # type: ignor
 
 
 class SafeguardParser(CamundaParser):  # type: ignore[misc]
-    """Spiff's Camunda parser with our user task and timer parsers."""
+    """Spiff's Camunda parser with our user task, external task and timer parsers."""
 
     OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, tuple[type, type]]] = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (KeepingUserTaskParser, UserTask),
         full_tag("businessRuleTask"): (KeepingRuleTaskParser, BusinessRuleTask),
+        full_tag("serviceTask"): (ExternalTaskParser, ExternalServiceTask),
         full_tag("startEvent"): (StartParser, StartEvent),
         full_tag("intermediateCatchEvent"): (CatchParser, IntermediateCatchEvent),
         full_tag("boundaryEvent"): (BoundaryParser, BoundaryEvent),

@@ -19,9 +19,11 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import (
     TimerConditionalEventDefinitionConverter,
 )
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask
 from SpiffWorkflow.bpmn.specs.event_definitions import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -93,10 +95,25 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[mis
         return True
 
     def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
-        """Service tasks have no implementation here: refuse them."""
+        """Service tasks never run here (external tasks wait for a worker): refuse a call."""
         raise ExpressionError(
             str(kwargs.get("operation_name", "")), "service tasks are not supported"
         )
+
+
+class ExternalServiceTask(ServiceTask):  # type: ignore[misc]
+    """A `camunda:type="external"` service task: it waits, like a user task, for a worker.
+
+    Manual, so engine steps never run it; `complete_external` runs it with the worker's result.
+    Its topic and lane are in `extensions` (see spiff_parser), serialized with the spec.
+    """
+
+    def __init__(self, wf_spec: Any, bpmn_id: str, **kwargs: Any) -> None:
+        super().__init__(wf_spec, bpmn_id, **kwargs)
+        self.manual = True
+
+    def _run_hook(self, my_task: Any) -> bool:
+        return True  # the worker did the work; running the task only completes it
 
 
 class SandboxScriptEngine(PythonScriptEngine):  # type: ignore[misc]
@@ -255,6 +272,7 @@ def new_serializer() -> BpmnWorkflowSerializer:
     """A serializer for one command (its registry holds mutable state: never share it)."""
     config = {cls: conv for cls, conv in CAMUNDA_CONFIG.items() if cls not in CLOCKED_TIMERS}
     config.pop(BpmnWorkflow)
+    config[ExternalServiceTask] = BpmnTaskSpecConverter
     registry = BpmnWorkflowSerializer.configure(config)
     for spiff_class, ours in CLOCKED_TIMERS.items():
         # Same typename as Spiff's own: specs stay readable by plain Spiff, and specs or states

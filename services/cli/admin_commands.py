@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import NoReturn
 
 import click
 from sqlalchemy.engine import make_url
 
-from services.bootstrap import Runtime, bootstrap, ensure_instance_dir
+from services.bootstrap import Runtime, bootstrap, ensure_instance_dir, start_embedded_services
 from services.cli.bundles import BundleUnreadable, read_source
 from services.config import PREFIX, Settings, SettingsInvalid
 from services.db import upgrade_database
@@ -45,7 +47,12 @@ def init(demo: bool) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, type=int, help="Port to listen on.")
 def serve(host: str, port: int) -> None:
-    """Run the web app with Werkzeug's server (fine for the embedded default and demos)."""
+    """Run the web app with Werkzeug's server (fine for the embedded default and demos).
+
+    Without SAFEGUARD_AMQP_URL (the embedded default) it also runs, in background threads,
+    the outbox relay delivering events to the notifier, and the timer scheduler; with a
+    broker it serves the web only (`safeguard relay`, `notifier` and `scheduler` do the rest).
+    """
     from werkzeug.serving import run_simple
 
     from services.web import create_app
@@ -67,9 +74,26 @@ def serve(host: str, port: int) -> None:
             "`npm ci && npm run build:assets` (make does this).",
             err=True,
         )
-    app = create_app(settings)
+    runtime = bootstrap(settings)
+    app = create_app(settings, runtime=runtime)
+    embedded = None if settings.amqp_url else start_embedded_services(runtime)
+    if embedded is not None:
+        email = "email off: SAFEGUARD_SMTP_HOST unset" if settings.smtp is None else "email on"
+        click.echo(f"Notifications and timers run in this process ({email}).")
     click.echo(f"Safeguard Flow is running at http://{host}:{port} (press Ctrl+C to stop)")
-    run_simple(host, port, app, threaded=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        run_simple(host, port, app, threaded=True)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if embedded is not None:
+            embedded.stop()
+        runtime.close()
+
+
+def _interrupt(_signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM ends the server as Ctrl+C does, so the background threads stop cleanly.
+    raise KeyboardInterrupt
 
 
 @click.command()

@@ -7,7 +7,9 @@ import click
 from services.cli.admin_commands import init, serve, token, totp_code
 from services.cli.bpmn_commands import bpmn
 from services.cli.messaging_commands import relay
+from services.cli.notifier_commands import notifier
 from services.cli.scheduler_commands import scheduler
+from services.cli.worker_commands import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,7 +18,7 @@ def cli() -> None:
 
 
 cli.add_command(bpmn)
-for command in (init, serve, token, totp_code, scheduler, relay):
+for command in (init, serve, token, totp_code, scheduler, relay, notifier, worker):
     cli.add_command(command)
 
 

@@ -18,8 +18,10 @@ from services.db.migrate import current_revision, head_revision
 from services.messaging.rabbitmq import RabbitMQPublisher
 from services.messaging.relay import OutboxRelay, RelaySettings
 from services.messaging.relay_guard import SingleRelayGuard
-from services.messaging.topology import DEFAULT_PREFIX, Topology
+from services.messaging.topology import DEFAULT_PREFIX, deployment_topology
 from services.messaging.wakeup import make_wakeup
+from services.notifications import notifier_for
+from services.workers import worker_consumers
 
 logger = logging.getLogger("services.messaging")
 
@@ -27,9 +29,9 @@ logger = logging.getLogger("services.messaging")
 @click.command()
 @click.option(
     "--prefix",
-    default=DEFAULT_PREFIX,
-    show_default=True,
-    help="Name prefix of the exchanges and queues (one per deployment).",
+    default=None,
+    help="Name prefix of the exchanges and queues (one per deployment). "
+    f"Default: SAFEGUARD_AMQP_PREFIX, else {DEFAULT_PREFIX}.",
 )
 @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 500))
 @click.option(
@@ -39,7 +41,7 @@ logger = logging.getLogger("services.messaging")
     type=click.FloatRange(0.1, 60),
     help="Seconds between looks at the outbox when nothing wakes the relay.",
 )
-def relay(prefix: str, batch_size: int, poll_interval: float) -> None:
+def relay(prefix: str | None, batch_size: int, poll_interval: float) -> None:
     """Publish committed outbox rows to RabbitMQ (SAFEGUARD_AMQP_URL) until stopped.
 
     SIGTERM or SIGINT stops it after the batch in hand. On PostgreSQL several relays may run
@@ -58,8 +60,15 @@ def relay(prefix: str, batch_size: int, poll_interval: float) -> None:
     stop = threading.Event()
     _stop_on_signals(stop)
     runtime = bootstrap(settings)
-    topology = Topology(prefix=prefix)
-    publisher = RabbitMQPublisher(settings.amqp_url, topology)
+    # Shared with the consumer processes: events no consumer binds are kept, not retried.
+    topology = deployment_topology(prefix or settings.amqp_prefix)
+    # The relay declares every consumer's queue too, so events committed before a consumer
+    # process first starts wait in its queue instead of counting as unrouted.
+    consumers = [
+        notifier_for(settings, runtime.uow_factory),
+        *worker_consumers(runtime, stop=stop),
+    ]
+    publisher = RabbitMQPublisher(settings.amqp_url, topology, declare_for=consumers)
     outbox_relay = OutboxRelay(
         runtime.uow_factory,
         publisher,

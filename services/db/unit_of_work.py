@@ -15,7 +15,10 @@ from services.db.repositories import (
     AuditRepository,
     ChildRepository,
     DefinitionRepository,
+    DocumentRepository,
+    ExternalTaskRepository,
     IncidentRepository,
+    NotificationRepository,
     OutboxRepository,
     ProcessedMessageRepository,
     SchoolRepository,
@@ -39,10 +42,13 @@ class SqlAlchemyUnitOfWork:
     definitions: DefinitionRepository
     incidents: IncidentRepository
     tasks: TaskRepository
+    external_tasks: ExternalTaskRepository
+    documents: DocumentRepository
     children: ChildRepository
     audit: AuditRepository
     outbox: OutboxRepository
     processed: ProcessedMessageRepository
+    notifications: NotificationRepository
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._session_factory = session_factory
@@ -66,10 +72,13 @@ class SqlAlchemyUnitOfWork:
         self.definitions = DefinitionRepository(session)
         self.incidents = IncidentRepository(session)
         self.tasks = TaskRepository(session)
+        self.external_tasks = ExternalTaskRepository(session)
+        self.documents = DocumentRepository(session)
         self.children = ChildRepository(session)
         self.audit = AuditRepository(session)
         self.outbox = OutboxRepository(session)
         self.processed = ProcessedMessageRepository(session)
+        self.notifications = NotificationRepository(session)
         return self
 
     def __exit__(

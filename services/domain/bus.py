@@ -46,7 +46,16 @@ class MessageBus:
 def default_handlers() -> dict[type[Message[Any]], Handler]:
     """Every command and query of the service layer, with its handler."""
     from services.domain import commands, queries
-    from services.domain.handlers import assignment, deploy, incidents, tasks, timers, views
+    from services.domain.handlers import (
+        assignment,
+        deploy,
+        documents,
+        external,
+        incidents,
+        tasks,
+        timers,
+        views,
+    )
 
     return {
         commands.StartIncident: incidents.start_incident,
@@ -57,8 +66,12 @@ def default_handlers() -> dict[type[Message[Any]], Handler]:
         commands.ExcludePerson: incidents.exclude_person,
         commands.DeployDefinitions: deploy.deploy_definitions,
         commands.FireDueTimers: timers.fire_due_timers,
+        commands.CompleteExternalTask: external.complete_external_task,
+        commands.FailExternalTask: external.fail_external_task,
+        commands.RetryExternalTask: external.retry_external_task,
         queries.ViewIncident: views.view_incident,
         queries.Inbox: views.inbox,
+        queries.DownloadDocument: documents.download_document,
     }
 
 

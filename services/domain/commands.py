@@ -84,6 +84,34 @@ class DeployDefinitions(Message[Deployed]):
 
 
 @dataclass(frozen=True)
+class CompleteExternalTask(Message[Outcome]):
+    """A worker finished an external task: merge `result` (JSON values) into the process data."""
+
+    task_id: str
+    worker: str  # names the worker process in the audit trail, e.g. "render_record_pdf@host"
+    result: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class FailExternalTask(Message[Outcome]):
+    """A worker gave up on an external task after `attempts` tries: show the failure."""
+
+    task_id: str
+    worker: str
+    error: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class RetryExternalTask(Message[Outcome]):
+    """Someone holding the task's role asks for a failed external task to be done again."""
+
+    task_id: str
+    actor_id: int
+    incident_id: str | None = None  # when given, the task must belong to this incident
+
+
+@dataclass(frozen=True)
 class FireDueTimers(Message[Outcome]):
     """Fire the incident's timers that are due at `now` (sent by the scheduler)."""
 

@@ -132,6 +132,20 @@ class IncidentClosed(Event):
 
 
 @dataclass(frozen=True)
+class ExternalTaskReady(Event):
+    """A service task awaits a worker of `topic` (the worker reads what it needs by the ids)."""
+
+    school_id: int
+    incident_id: str
+    task_id: str
+    topic: str
+
+    def routing_key(self) -> str:
+        """school.<id>.external.<topic>"""
+        return f"school.{self.school_id}.external.{self.topic}"
+
+
+@dataclass(frozen=True)
 class TimerScheduled(Event):
     """The incident's earliest timer now falls due at `due_at` (the scheduler fires it)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.domain.messages import Message
-from services.domain.read_models import InboxItem, IncidentView
+from services.domain.read_models import DocumentFile, InboxItem, IncidentView
 
 AUDIT_PAGE_SIZE = 50
 
@@ -29,3 +29,13 @@ class Inbox(Message[list[InboxItem]]):
     school_id: int
     limit: int = 50
     offset: int = 0
+
+
+@dataclass(frozen=True)
+class DownloadDocument(Message[DocumentFile]):
+    """Fetch a rendered document of an incident: as viewing the incident, and logged."""
+
+    document_id: str
+    actor_id: int
+    break_glass_reason: str | None = None
+    incident_id: str | None = None  # when given, the document must belong to this incident

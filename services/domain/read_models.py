@@ -36,6 +36,45 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class ExternalTaskLine:
+    """Work a worker does for the incident (the record PDF, say): waiting, failed or done."""
+
+    id: str
+    bpmn_id: str
+    name: str
+    topic: str
+    role: str  # who may retry it
+    state: str  # "waiting", "completed", "failed" or "cancelled"
+    attempts: int
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True)
+class DocumentSummary:
+    """A document the system rendered for the incident, without its bytes."""
+
+    id: str
+    kind: str  # "record_pdf"
+    filename: str
+    sha256: str
+    size: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DocumentFile:
+    """A document's bytes, for a download."""
+
+    id: str
+    incident_id: str
+    filename: str
+    content: bytes
+    media_type: str = "application/pdf"
+
+
+@dataclass(frozen=True)
 class IncidentView:
     """An incident as one person may see it, with one page of its audit trail."""
 
@@ -54,6 +93,8 @@ class IncidentView:
     audit: tuple[AuditEntry, ...]
     audit_next_after_id: int | None  # pass as audit_after_id for the next page; None: no more
     access_via: Via
+    external_tasks: tuple[ExternalTaskLine, ...] = ()
+    documents: tuple[DocumentSummary, ...] = ()
 
 
 @dataclass(frozen=True)

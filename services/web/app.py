@@ -19,6 +19,7 @@ from services.web.auth import bp as auth_bp
 from services.web.extensions import csrf, init_runtime
 from services.web.home import bp as home_bp
 from services.web.incidents.areas import register_case_pages
+from services.web.notifications import register_notification_pages
 
 WEB_DIR = Path(__file__).parent
 
@@ -57,3 +58,4 @@ def _register_areas(app: Flask) -> None:
     app.register_blueprint(api_bp)
     navigation.add_navigation(app, "Your schools", "home.index")
     register_case_pages(app)  # incidents and the inbox, with their menu links
+    register_notification_pages(app)  # notifications and the operations page, with links

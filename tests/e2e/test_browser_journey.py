@@ -139,8 +139,15 @@ def test_a_concern_is_reported_reviewed_agreed_and_closed_in_a_real_browser(
         if step["complete"] == "agree_in_house":
             head.shot("05-headteacher-agreed-in-house")
 
-    main = dsl.page.inner_text("main")
-    assert "Closed" in main and "None: this incident is closed." in main
+    # The system files the record as a PDF (the in-process worker), then the incident closes.
+    for _ in range(60):
+        main = dsl.page.inner_text("main")
+        if "None: this incident is closed." in main:
+            break
+        dsl.page.wait_for_timeout(250)
+        dsl.page.reload()
+    assert "Closed" in main and "None: this incident is closed." in main, main
+    assert "Download the incident record" in main
     assert "7 September 2026" in main and "A child told a member of staff" in main
     dsl.shot("06-dsl-incident-closed")
     for person in (staff, dsl, head):

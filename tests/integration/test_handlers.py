@@ -18,6 +18,7 @@ from services.domain.clock import FixedClock
 from services.domain.commands import (
     AssignTask,
     ClaimTask,
+    CompleteExternalTask,
     CompleteTask,
     DeployDefinitions,
     ExcludePerson,
@@ -35,7 +36,12 @@ from services.domain.errors import (
     TaskNoLongerReady,
     http_status_of,
 )
-from services.domain.events import IncidentClosed, IncidentStarted, TaskReady
+from services.domain.events import (
+    ExternalTaskReady,
+    IncidentClosed,
+    IncidentStarted,
+    TaskReady,
+)
 from services.domain.messages import Message
 from services.domain.queries import Inbox, ViewIncident
 from services.domain.results import Deployed, Outcome
@@ -560,6 +566,11 @@ def test_an_s1_run_to_closure_closes_the_incident(
         outcome = bus.handle(
             CompleteTask(ready.task.id, actor[ready.task.lane], data, view.version)
         )
+    # The record is filed as a PDF by a worker: the process waits for it, then ends.
+    [filing] = outcome.of_type(ExternalTaskReady)
+    assert filing.topic == "render_record_pdf"
+    assert incident_row(session_factory, incident_id).status == "open"
+    outcome = bus.handle(CompleteExternalTask(filing.task_id, "test-worker", {}))
 
     assert len(outcome.of_type(IncidentClosed)) == 1
     incident = incident_row(session_factory, incident_id)

@@ -43,6 +43,10 @@ TABLES = {
     "audit_events",
     "outbox",
     "processed_messages",
+    "documents",
+    "external_tasks",
+    "notifications",
+    "email_deliveries",
 }
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIGRATION_FILES = (

@@ -41,6 +41,7 @@ from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by
     web_runtime,
     web_settings,
 )
+from tests.integration.worker_helpers import file_the_record
 from workflow.model import FieldSpec, FormSpec
 
 MakeUser = Callable[..., WebUser]
@@ -290,10 +291,16 @@ def test_s1_runs_end_to_end_through_the_pages_of_each_role(
         after = browser.get(incident_url)
         assert "You completed" in text_of(after), step["complete"]
 
+    # The system files the record as a PDF (a worker), then the incident closes.
+    assert "File the incident record as a PDF: the system is doing this now" in text_of(
+        people["dsl"].get(incident_url)
+    )
+    file_the_record(web_runtime.bus, web_runtime.uow_factory, incident_id)
     page = people["dsl"].get(incident_url)
     words = text_of(page)
     assert "Status Closed" in words
     assert "None: this incident is closed." in words
+    assert "Download the incident record" in words
     for person in people.values():
         assert reference not in text_of(person.get("/inbox"))
     assert incident_state(web_runtime, incident_id)[1] == "closed"

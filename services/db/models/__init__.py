@@ -3,6 +3,12 @@
 from services.db.models.accounts import ROLES, ApiToken, Membership, School, User
 from services.db.models.base import Base
 from services.db.models.definitions import DefinitionVersion, ProcessDefinition
+from services.db.models.documents import (
+    DOCUMENT_KINDS,
+    EXTERNAL_TASK_STATES,
+    Document,
+    ExternalTask,
+)
 from services.db.models.incidents import (
     INCIDENT_STATUSES,
     TASK_STATES,
@@ -12,10 +18,14 @@ from services.db.models.incidents import (
     IncidentChild,
     IncidentExclusion,
 )
+from services.db.models.notifications import NOTIFICATION_KINDS, EmailDelivery, Notification
 from services.db.models.records import AuditEvent, OutboxMessage, ProcessedMessage
 
 __all__ = [
+    "DOCUMENT_KINDS",
+    "EXTERNAL_TASK_STATES",
     "INCIDENT_STATUSES",
+    "NOTIFICATION_KINDS",
     "ROLES",
     "TASK_STATES",
     "ApiToken",
@@ -23,11 +33,15 @@ __all__ = [
     "Base",
     "Child",
     "DefinitionVersion",
+    "Document",
+    "EmailDelivery",
+    "ExternalTask",
     "HumanTask",
     "Incident",
     "IncidentChild",
     "IncidentExclusion",
     "Membership",
+    "Notification",
     "OutboxMessage",
     "ProcessDefinition",
     "ProcessedMessage",

@@ -7,7 +7,9 @@ from services.db.repositories.accounts import (
     hash_token,
 )
 from services.db.repositories.definitions import DefinitionRepository
+from services.db.repositories.documents import DocumentRepository, ExternalTaskRepository
 from services.db.repositories.incidents import ChildRepository, IncidentRepository
+from services.db.repositories.notifications import NotificationRepository
 from services.db.repositories.paging import MAX_PAGE_SIZE
 from services.db.repositories.records import (
     AuditRepository,
@@ -22,7 +24,10 @@ __all__ = [
     "AuditRepository",
     "ChildRepository",
     "DefinitionRepository",
+    "DocumentRepository",
+    "ExternalTaskRepository",
     "IncidentRepository",
+    "NotificationRepository",
     "OutboxRepository",
     "ProcessedMessageRepository",
     "SchoolRepository",

@@ -1,4 +1,4 @@
-"""Write what the engine returned: state, human tasks diffed against the ready list, closure.
+"""Write what the engine returned: state, human and external tasks diffed, timers, closure.
 
 Called inside a handler's unit of work after an engine call; it writes the rows and audit
 events and returns the events for the outbox (the caller writes them and commits once).
@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import HumanTask, Incident
+from services.db.models import ExternalTask, HumanTask, Incident
 from services.domain.due_dates import due_at_for
 from services.domain.events import (
     Event,
+    ExternalTaskReady,
     IncidentClosed,
     TaskCancelled,
     TaskCompleted,
@@ -22,7 +23,7 @@ from services.domain.events import (
     TimerScheduled,
 )
 from services.domain.handlers.common import incident_target, task_target
-from workflow.model import InstanceStatus, TaskView
+from workflow.model import ExternalTaskView, InstanceStatus, TaskView
 from workflow.timing import Calendar
 
 
@@ -48,6 +49,7 @@ def record_progress(
     events: list[Event] = []
     events += _finish_rows(uow, incident, ready_rows, status, step)
     events += _add_ready(uow, incident, ready_rows, status, step)
+    events += _sync_external(uow, incident, status, step)
     events += _schedule_timer(incident, status)
     events += _close(uow, incident, status, step)
     return events
@@ -145,6 +147,67 @@ def _add_row(
             "candidate_groups": list(view.candidate_groups),
             "due_at": due_at.isoformat() if due_at else None,
         },
+        occurred_at=step.now,
+    )
+
+
+def _sync_external(
+    uow: SqlAlchemyUnitOfWork, incident: Incident, status: InstanceStatus, step: Step
+) -> list[Event]:
+    # Open rows the engine no longer lists were taken away (a boundary event, say); the
+    # handler of CompleteExternalTask marks its own row completed before calling us.
+    # No autoflush: flushing the incident here and again at commit would bump its version twice.
+    with uow.session.no_autoflush:
+        rows = uow.external_tasks.for_incident(incident.id)
+    waiting = {view.id for view in status.external}
+    for row in rows:
+        if row.state in ("waiting", "failed") and row.id not in waiting:
+            _cancel_external(uow, incident, row, step)
+    known = {row.id for row in rows}
+    events: list[Event] = []
+    for view in status.external:
+        if view.id not in known:
+            _add_external(uow, incident, view, step)
+            events.append(ExternalTaskReady(incident.school_id, incident.id, view.id, view.topic))
+    return events
+
+
+def _add_external(
+    uow: SqlAlchemyUnitOfWork, incident: Incident, view: ExternalTaskView, step: Step
+) -> None:
+    uow.external_tasks.add(
+        task_id=view.id,
+        incident_id=incident.id,
+        bpmn_id=view.bpmn_id,
+        name=view.name[:255],
+        topic=view.topic,
+        role=view.lane,
+        created_at=step.now,
+    )
+    uow.audit.add(
+        "external_task.ready",
+        task_target(view.id, view.bpmn_id),
+        actor_id=step.actor_id,
+        school_id=incident.school_id,
+        incident_id=incident.id,
+        new_values={"topic": view.topic, "role": view.lane},
+        occurred_at=step.now,
+    )
+
+
+def _cancel_external(
+    uow: SqlAlchemyUnitOfWork, incident: Incident, row: ExternalTask, step: Step
+) -> None:
+    old_state = row.state
+    row.state, row.finished_at = "cancelled", step.now
+    uow.audit.add(
+        "external_task.cancelled",
+        task_target(row.id, row.bpmn_id),
+        actor_id=step.actor_id,
+        school_id=incident.school_id,
+        incident_id=incident.id,
+        old_values={"state": old_state},
+        new_values={"state": "cancelled"},
         occurred_at=step.now,
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import AuditEvent, Incident
+from services.db.models import AuditEvent, Document, ExternalTask, Incident
 from services.domain.access import Decision, can_complete_task, can_view_incident, clean_reason
 from services.domain.dependencies import Dependencies
 from services.domain.errors import NotFound
@@ -18,7 +18,14 @@ from services.domain.handlers.common import (
     write_outbox,
 )
 from services.domain.queries import Inbox, ViewIncident
-from services.domain.read_models import AuditEntry, InboxItem, IncidentView, ReadyTask
+from services.domain.read_models import (
+    AuditEntry,
+    DocumentSummary,
+    ExternalTaskLine,
+    InboxItem,
+    IncidentView,
+    ReadyTask,
+)
 from services.domain.visibility import inbox_tasks, is_overdue
 from workflow import engine
 from workflow.model import InstanceStatus
@@ -41,6 +48,8 @@ def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
         steps = engine.completed_steps(definition, incident.state)
         ready = _ready_tasks(uow, incident, status, query.actor_id, facts, now)
         school = uow.schools.get(incident.school_id)
+        external = tuple(_external_line(t) for t in uow.external_tasks.for_incident(incident.id))
+        documents = tuple(_document(d, n) for d, n in uow.documents.for_incident(incident.id))
         # Written after the reads, so SQLite's write lock is held only for the insert.
         _log_view(uow, incident, query, decision, now)
         events = uow.audit.list_for_incident(
@@ -66,6 +75,8 @@ def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
             audit=tuple(_entry(event) for event in page),
             audit_next_after_id=page[-1].id if more and page else None,
             access_via=decision.via,
+            external_tasks=external,
+            documents=documents,
         )
 
 
@@ -116,6 +127,32 @@ def _ready_tasks(
         )
         ready.append(ReadyTask(view, assignee, due_at, is_overdue(due_at, now), decision.allowed))
     return tuple(ready)
+
+
+def _external_line(task: ExternalTask) -> ExternalTaskLine:
+    return ExternalTaskLine(
+        id=task.id,
+        bpmn_id=task.bpmn_id,
+        name=task.name,
+        topic=task.topic,
+        role=task.role,
+        state=task.state,
+        attempts=task.attempts,
+        last_error=task.last_error,
+        created_at=task.created_at,
+        finished_at=task.finished_at,
+    )
+
+
+def _document(document: Document, size: int) -> DocumentSummary:
+    return DocumentSummary(
+        id=document.id,
+        kind=document.kind,
+        filename=document.filename,
+        sha256=document.sha256,
+        size=size,
+        created_at=document.created_at,
+    )
 
 
 def _entry(event: AuditEvent) -> AuditEntry:

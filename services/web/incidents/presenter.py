@@ -19,6 +19,13 @@ ACTIONS = {
     "task.claimed": "Claimed",
     "task.unclaimed": "Handed back to its role",
     "task.assigned": "Reassigned",
+    "external_task.ready": "Waiting for the system",
+    "external_task.completed": "Done by the system",
+    "external_task.cancelled": "No longer needed",
+    "external_task.retried": "Asked the system to try again",
+    "incident.external_task_failed": "The system could not do this, after several tries",
+    "document.created": "Filed the incident record as a PDF",
+    "document.downloaded": "Downloaded the incident record (PDF)",
 }
 
 
@@ -92,7 +99,7 @@ def history_lines(page: IncidentPageData) -> list[HistoryLine]:
 
 def _history_line(page: IncidentPageData, entry: AuditEntry, names: dict[str, str]) -> HistoryLine:
     what = ACTIONS.get(entry.action, entry.action)
-    if entry.action.startswith("task."):
+    if entry.action.startswith(("task.", "external_task.", "incident.external_task")):
         bpmn_id = entry.target.split(":")[1] if entry.target.count(":") >= 2 else ""
         what = f"{what}: {names.get(bpmn_id, bpmn_id)}"
     if entry.action == "incident.viewed" and (entry.new_values or {}).get("break_glass"):
@@ -108,4 +115,5 @@ def _history_line(page: IncidentPageData, entry: AuditEntry, names: dict[str, st
 def _task_names(page: IncidentPageData) -> dict[str, str]:
     names = {step.bpmn_id: step.name for step in page.view.completed_steps}
     names.update({ready.task.bpmn_id: ready.task.name for ready in page.view.ready_tasks})
+    names.update({task.bpmn_id: task.name for task in page.view.external_tasks})
     return names

@@ -1,0 +1,31 @@
+# One image for every process of the production topology (web, relay, notifier, scheduler,
+# worker, init); docker-compose.yml picks the command. Build: `docker build -t safeguard-flow .`
+
+# GOV.UK Frontend's CSS, JS, fonts and icons, copied from npm as `make` does.
+FROM node:20-slim AS assets
+WORKDIR /build
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm run --silent build:assets
+
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    SAFEGUARD_BPMN_DIR=/app/bpmn \
+    SAFEGUARD_INSTANCE_DIR=/app/instance
+WORKDIR /app
+RUN useradd --create-home --uid 10001 safeguard
+COPY pyproject.toml README.md ./
+COPY workflow workflow
+COPY forms forms
+COPY services services
+COPY bpmn bpmn
+COPY --from=assets /build/services/web/static/govuk services/web/static/govuk
+# Editable: templates and static files are served from /app, where they were copied.
+RUN pip install -e . \
+    && mkdir -p /app/instance && chown safeguard:safeguard /app/instance
+USER safeguard
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "services.web.wsgi:app"]

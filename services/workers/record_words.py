@@ -1,0 +1,70 @@
+"""The record in words: labels from the form spec, Yes/No, option labels, long dates, UK times.
+
+The same rules as the incident page (services/web/incidents/answers.py), kept apart so a
+worker process does not import the web app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from workflow.model import FieldSpec
+
+UK = ZoneInfo("Europe/London")
+ROLE_WORDS = {"staff": "staff", "dsl": "DSL", "headteacher": "headteacher"}
+
+
+def role_in_words(role: str) -> str:
+    """A lane id as people say it: "dsl" is "DSL"; other roles read as they are."""
+    return ROLE_WORDS.get(role, role.replace("_", " "))
+
+
+def label_of(key: str, spec: FieldSpec | None) -> str:
+    """The question a value answers: the form's label, or the variable's name in words."""
+    if spec is not None and spec.label:
+        return spec.label
+    text = key.replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def in_words(spec: FieldSpec | None, value: Any) -> str:
+    """An answer as words: Yes/No, an option's label, a long date, a list joined by commas."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "Yes" if value else "No"
+    if isinstance(value, list | tuple):
+        shown = [in_words(spec, item) for item in value]
+        return ", ".join(text for text in shown if text) or "None"
+    if isinstance(value, Mapping):
+        return "; ".join(f"{label_of(str(k), None)}: {in_words(None, v)}" for k, v in value.items())
+    if spec is not None and spec.type == "enum":
+        option = next((o for o in spec.options if o.id == str(value)), None)
+        return option.label if option is not None else str(value)
+    if (spec is not None and spec.type == "date") or isinstance(value, date):
+        return long_date(value)
+    return str(value)
+
+
+def long_date(value: date | datetime | str) -> str:
+    """A date as GOV.UK writes it: "7 September 2026" (text that is not a date is kept)."""
+    if isinstance(value, datetime):
+        value = value.astimezone(UK).date()
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return str(value)
+    return f"{value.day} {value:%B %Y}"
+
+
+def date_time(value: datetime | None) -> str:
+    """A moment in UK time: "7 September 2026 at 9:05am"; "" for None."""
+    if value is None:
+        return ""
+    local = value.astimezone(UK)
+    clock = f"{local.hour % 12 or 12}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
+    return f"{long_date(local.date())} at {clock}"
