@@ -20,8 +20,8 @@ from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table
 
+from forms.answers import date_time, role_in_words
 from services.workers.record import Answer, IncidentRecord, Step
-from services.workers.record_words import date_time, role_in_words
 
 MARKING = "OFFICIAL-SENSITIVE"
 MARGIN = 20 * mm

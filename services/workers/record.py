@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from forms.answers import in_words, label_of
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import User
 from services.domain.dependencies import Dependencies
-from services.workers.record_words import in_words, label_of
 from workflow import engine
 from workflow.model import CompletedStep, FieldSpec
 

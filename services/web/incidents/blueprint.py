@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from services.web.incidents.answers import date_time, long_date
+from forms.answers import date_time, long_date
 from services.web.incidents.pages import register_domain_errors
 
 bp = Blueprint("incidents", __name__)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from forms.answers import date_time
 from services.domain.read_models import AuditEntry
-from services.web.incidents.answers import Answer, date_time, step_answers
+from services.web.incidents.answers import Answer, step_answers
 from services.web.incidents.reads import IncidentPageData
 
 ACTIONS = {

@@ -1,8 +1,5 @@
-"""The record in words: labels from the form spec, Yes/No, option labels, long dates, UK times.
-
-The same rules as the incident page (services/web/incidents/answers.py), kept apart so a
-worker process does not import the web app.
-"""
+"""Answers in words, as the incident page and the record PDF show them: labels from the form
+spec, Yes/No, option labels, dates as "7 September 2026", times in UK time."""
 
 from __future__ import annotations
 
