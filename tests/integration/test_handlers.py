@@ -293,6 +293,18 @@ def test_a_task_that_moved_on_cannot_be_completed_again(
         bus.handle(CompleteTask("no-such-task", people.dsl, REVIEW))
 
 
+def test_an_outsider_with_a_stale_version_learns_nothing_about_the_incident(
+    bus: MessageBus, deployed: Deployed, people: People, session_factory: sessionmaker[Session]
+) -> None:
+    incident_id = start(bus, people).incident_id
+    assert incident_id is not None
+    review = the_ready(session_factory, incident_id, "initial_review")
+    stale = CompleteTask(review.id, people.outsider, REVIEW, expected_incident_version=999)
+    with pytest.raises(NotFound) as raised:  # not 409 "now at version N"
+        bus.handle(stale)
+    assert "version" not in str(raised.value)
+
+
 def test_two_concurrent_completions_of_one_task_complete_it_once(
     bus: MessageBus, deployed: Deployed, people: People, session_factory: sessionmaker[Session]
 ) -> None:

@@ -58,24 +58,26 @@ def enforce(decision: Decision, what: str) -> None:
     raise AccessDenied(f"{what}: {decision.explanation}")
 
 
-def lock_incident(
-    uow: SqlAlchemyUnitOfWork, incident_id: str, expected_version: int | None = None
-) -> Incident:
-    """Load an incident with its state for a change (row-locked on PostgreSQL).
-
-    With expected_version, a different current version raises ConcurrentUpdate: someone
-    changed the incident since the caller read it.
-    """
+def lock_incident(uow: SqlAlchemyUnitOfWork, incident_id: str) -> Incident:
+    """Load an incident with its state for a change (row-locked on PostgreSQL)."""
     incident = uow.incidents.get_for_update(incident_id)
     if incident is None:
         raise NotFound(f"incident {incident_id} not found")
+    return incident
+
+
+def check_version(incident: Incident, expected_version: int | None) -> None:
+    """Raise ConcurrentUpdate when the incident changed since the caller read it.
+
+    Call it only after the access check: the error names the current version, which someone
+    who may not see the incident must not learn.
+    """
     if expected_version is not None and incident.version_id != expected_version:
         raise ConcurrentUpdate(
             (incident.id,),
             f"the form was filled in at version {expected_version}, "
             f"the incident is now at version {incident.version_id}",
         )
-    return incident
 
 
 def incident_id_of_task(uow: SqlAlchemyUnitOfWork, task_id: str) -> str:

@@ -15,6 +15,7 @@ from services.domain.errors import NotFound, TaskNoLongerReady
 from services.domain.events import Event
 from services.domain.handlers.common import (
     UserFacts,
+    check_version,
     enforce,
     incident_id_of_task,
     jsonable,
@@ -36,8 +37,11 @@ def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
     now = deps.clock.now()
     with deps.uow_factory() as uow:
         incident_id = incident_id_of_task(uow, command.task_id)
-        incident = lock_incident(uow, incident_id, command.expected_incident_version)
+        incident = lock_incident(uow, incident_id)
         facts = user_facts(uow, incident, command.actor_id)
+        if can_view_incident(facts.roles, facts.is_involved, facts.is_excluded).refusal == "hidden":
+            raise NotFound(f"task {command.task_id} not found")
+        check_version(incident, command.expected_incident_version)
         definition = deps.definitions.get(uow, incident.definition_version_id)
         rows = uow.tasks.for_incident(incident.id, state="ready")
         row = next((r for r in rows if r.id == command.task_id), None)
