@@ -1,7 +1,8 @@
 """The Flask app factory: one app per call, built from Settings, with one blueprint per area.
 
 Areas built next (incidents, inbox, JSON API) add a blueprint in `_register_areas` and, for a
-menu link, a call to `services.web.navigation.add_navigation`.
+menu link, a call to `services.web.navigation.add_navigation`. Routes declare incident, task and
+document ids as `<id:name>` (services.web.ids), so malformed ids are a 404 before any view.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from flask import Flask
 import forms
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings
-from services.web import assets, errors, navigation, security
+from services.web import assets, errors, ids, navigation, security
 from services.web.api import bp as api_bp
 from services.web.auth import bp as auth_bp
 from services.web.extensions import csrf, init_runtime
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     forms.init_app(app)  # GOV.UK templates: govuk_frontend_jinja/..., govuk_frontend_wtf/...
     navigation.init_app(app)
     errors.init_app(app)
+    ids.init_app(app)  # the `id` URL converter, before the routes that use it
     _register_areas(app)
     return app
 

@@ -147,6 +147,75 @@ def test_sign_out_ends_the_session_and_is_audited(
     assert len(audit_rows(web_runtime, "auth.signed_out", user.id)) == 1
 
 
+def sign_out(browser: FlaskClient) -> None:
+    response = browser.post("/sign-out", data={"csrf_token": csrf_token(browser, "/")})
+    assert response.headers["Location"] == "/signed-out"
+
+
+def test_a_cookie_kept_from_before_sign_out_is_refused_afterwards(
+    client: FlaskClient, make_user: MakeUser
+) -> None:
+    user = make_user("dsl")
+    login(client, user.email)
+    kept = client.get_cookie("safeguard_session")
+    assert kept is not None
+    sign_out(client)
+
+    client.set_cookie("safeguard_session", kept.value)  # put the copied cookie back
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == "/sign-in?next=/"
+    elsewhere = client.application.test_client()  # or replay it from another browser
+    elsewhere.set_cookie("safeguard_session", kept.value)
+    assert elsewhere.get("/").headers["Location"] == "/sign-in?next=/"
+
+    login(client, user.email)  # signing in again starts a session that works
+    assert client.get("/").status_code == 200
+
+
+def test_signing_out_ends_the_sessions_on_every_device(
+    app: Flask, make_user: MakeUser, web_runtime: Runtime
+) -> None:
+    user = make_user("staff")
+    laptop, phone = app.test_client(), app.test_client()
+    login(laptop, user.email)
+    login(phone, user.email)
+    assert phone.get("/").status_code == 200
+
+    sign_out(laptop)
+    assert phone.get("/").headers["Location"] == "/sign-in?next=/"
+    with web_runtime.unit_of_work() as uow:
+        found = uow.users.get(user.id)
+        assert found is not None and found.session_generation == 1
+
+
+def test_enrolling_an_authenticator_ends_the_sessions_begun_with_a_password_alone(
+    app: Flask, make_user: MakeUser, web_runtime: Runtime
+) -> None:
+    user = make_user("staff")
+    before = app.test_client()
+    login(before, user.email)  # password alone: staff need no code
+    with web_runtime.unit_of_work() as uow:
+        uow.users.grant(user.id, user.school_id, "dsl")
+        uow.commit()
+
+    enrolling = app.test_client()
+    login(enrolling, user.email)  # now through the authenticator set-up
+    assert enrolling.get("/").status_code == 200
+    assert before.get("/").headers["Location"] == "/sign-in?next=/"
+
+
+def test_a_session_without_a_generation_is_refused(
+    client: FlaskClient, make_user: MakeUser
+) -> None:
+    user = make_user("staff")
+    login(client, user.email)
+    with client.session_transaction() as session:
+        del session["generation"]  # as a cookie issued before generations existed
+    assert client.get("/").headers["Location"] == "/sign-in?next=/"
+    with client.session_transaction() as session:
+        assert "user_id" not in session
+
+
 def test_sign_out_needs_the_csrf_token(client: FlaskClient, make_user: MakeUser) -> None:
     user = make_user("staff")
     login(client, user.email)

@@ -9,8 +9,10 @@ from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
@@ -32,7 +34,11 @@ class School(Base):
 
 
 class User(Base):
-    """A person who signs in; email is stored lower-cased so uniqueness ignores case."""
+    """A person who signs in; email is stored lower-cased so uniqueness ignores case.
+
+    `session_generation` is copied into each browser session at sign-in; a session whose copy
+    differs is refused, so adding one to it ends every session of the user at once.
+    """
 
     __tablename__ = "users"
     __table_args__ = (CheckConstraint("email = lower(email)", name="email_lower_case"),)
@@ -43,6 +49,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     @validates("email")

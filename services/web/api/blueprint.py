@@ -16,13 +16,14 @@ from services.domain.errors import DomainError
 from services.web.api import errors
 from services.web.auth.tokens import bearer_token, load_user_from_bearer
 from services.web.extensions import exempt_from_csrf
+from services.web.ids import ID_PATTERN
 from workflow.errors import DefinitionInvalid, TaskDataInvalid
 
 API_PREFIX = "/api/v1"
 # Forms of the default process total under 25,000 characters; 256 KiB leaves room for edits.
 MAX_BODY_BYTES = 256 * 1024
 PUBLIC_ENDPOINTS = frozenset({"api.openapi_document"})
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ID = re.compile(ID_PATTERN)
 
 bp = Blueprint("api", __name__, url_prefix=API_PREFIX)
 exempt_from_csrf(bp)
@@ -41,8 +42,9 @@ def _authenticate() -> Response | None:
 
 
 def _unknown_id() -> Response | None:
-    # Incident and task ids are UUIDs: anything else names no record, and must not reach SQL
-    # (PostgreSQL refuses a NUL in text, say, which would be a 500 instead of a 404).
+    # Ids that cannot be ours must not reach SQL (see services.web.ids). The pages' `id` URL
+    # converter is not used here: checked after the token, a request without one is a 401
+    # whatever its URL, and the routes stay the paths of the OpenAPI document.
     for name, value in (request.view_args or {}).items():
         if isinstance(value, str) and not _ID.fullmatch(value):
             return errors.error_response(404, "not_found", f"{name} {value!r} not found")

@@ -1,8 +1,15 @@
 """Who is signed in: the session's user with their schools and roles, and `login_required`.
 
 The session is Flask's signed cookie. Signing in clears it and stores the user id, the moment
-of sign-in and a fresh random nonce, so the cookie after sign-in shares nothing with the one
-before (no session fixation); signing out clears it.
+of sign-in, the user's session generation and a fresh random nonce, so the cookie after sign-in
+shares nothing with the one before (no session fixation).
+
+A signed cookie cannot be withdrawn from the browser that holds it (or from anyone who copied
+it), so the server decides: every request compares the cookie's generation with
+`users.session_generation`, read with the user it loads anyway. `end_every_session` adds one to
+it, which refuses every cookie issued before. Signing out does that, so it signs the person out
+on every device ("sign out everywhere"); so does enrolling an authenticator, which ends the
+sessions begun with a password alone.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import g, redirect, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import Membership, School, User
@@ -81,19 +88,30 @@ def _role_order(role: str) -> int:
     return ROLES.index(role) if role in ROLES else len(ROLES)
 
 
-def start_session(user_id: int, now: datetime) -> None:
-    """Replace the whole session with a signed-in one for this user."""
+def start_session(user_id: int, generation: int, now: datetime) -> None:
+    """Replace the whole session with a signed-in one for this user, in its session generation."""
     session.clear()
     session["user_id"] = user_id
     session["signed_in_at"] = now.timestamp()
+    session["generation"] = generation
     session["nonce"] = secrets.token_urlsafe(24)
     session.permanent = True  # the idle timeout applies
 
 
 def end_session() -> None:
-    """Forget everything in the session."""
+    """Forget everything in this browser's session (`end_every_session` ends it on the server)."""
     session.clear()
     g.pop("safeguard_user", None)
+
+
+def end_every_session(uow: SqlAlchemyUnitOfWork, user_id: int) -> None:
+    """Refuse every session the user has now, on any device (inside an open uow; commit it)."""
+    # One UPDATE adding one, so two sign-outs at once cannot both write the same value back.
+    uow.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_generation=User.session_generation + 1)
+    )
 
 
 def current_user() -> SignedInUser | None:
@@ -108,7 +126,11 @@ def current_user() -> SignedInUser | None:
 def _user_from_session() -> SignedInUser | None:
     user_id = session.get("user_id")
     signed_in_at = session.get("signed_in_at")
+    generation = session.get("generation")
     if not isinstance(user_id, int) or not isinstance(signed_in_at, float | int):
+        return None
+    if not isinstance(generation, int):  # a session from before generations: sign in again
+        session.clear()
         return None
     app_runtime = runtime()
     limit = timedelta(minutes=app_runtime.settings.session_max_minutes)
@@ -117,8 +139,8 @@ def _user_from_session() -> SignedInUser | None:
         return None
     with app_runtime.unit_of_work() as uow:
         user = uow.users.get(user_id)
-        if user is None or not user.is_active:
-            session.clear()
+        if user is None or not user.is_active or user.session_generation != generation:
+            session.clear()  # gone, disabled, or signed out since this cookie was issued
             return None
         return load_signed_in_user(uow, user)
 

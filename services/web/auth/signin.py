@@ -2,7 +2,8 @@
 
 Every failure and success is audited ('auth.sign_in_failed' / 'auth.signed_in') with the client
 address and never any password or code. Failures name no reason to the person signing in, so
-the pages never tell whether an email address has an account.
+the pages never tell whether an email address has an account. A successful step returns the
+user's session generation, which the new session must carry (services.web.auth.identity).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import AuditEvent, Membership, User
 from services.web.auth import passwords, totp
+from services.web.auth.identity import end_every_session
 from services.web.auth.rate_limit import (
     LOCKED_OUT,
     SIGN_IN_FAILED,
@@ -64,6 +66,7 @@ class PasswordAccepted:
     user_id: int
     needs_code: bool
     enrolled: bool
+    session_generation: int
 
 
 def check_password(
@@ -85,8 +88,11 @@ def check_password(
         needs_code = user.totp_secret is not None or needs_second_factor(uow, user.id)
         if not needs_code:
             _record_signed_in(uow, attempt, user, {"second_factor": "none"})
+        accepted = PasswordAccepted(
+            user.id, needs_code, user.totp_secret is not None, user.session_generation
+        )
         uow.commit()
-        return PasswordAccepted(user.id, needs_code, user.totp_secret is not None)
+        return accepted
 
 
 def check_code(
@@ -97,8 +103,12 @@ def check_code(
     limit: LoginLimit,
     *,
     enrolling_secret: str | None = None,
-) -> None:
-    """Check the authenticator code and sign in; with `enrolling_secret`, enrol it first."""
+) -> int:
+    """Check the authenticator code and sign in; with `enrolling_secret`, enrol it first.
+
+    Returns the session generation for the new session. Enrolling ends the user's other
+    sessions, begun with a password alone.
+    """
     with uow:
         _refuse_if_locked(uow, attempt, limit)
         user = uow.users.get(user_id)
@@ -116,9 +126,12 @@ def check_code(
             _fail(uow, attempt, user, "code already used")
         if enrolling_secret is not None:
             user.totp_secret = enrolling_secret
+            end_every_session(uow, user.id)
             uow.audit.add(TOTP_ENROLLED, _target(user), actor_id=user.id, occurred_at=attempt.at)
         _record_signed_in(uow, attempt, user, {"second_factor": "totp", "totp_step": step})
+        generation = user.session_generation
         uow.commit()
+        return generation
 
 
 def needs_second_factor(uow: SqlAlchemyUnitOfWork, user_id: int) -> bool:

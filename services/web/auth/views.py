@@ -13,7 +13,13 @@ from werkzeug.wrappers import Response
 from services.db.models.accounts import normalise_email
 from services.web.auth import totp
 from services.web.auth.forms import CodeForm, SignInForm, error_summary_items
-from services.web.auth.identity import current_user, end_session, safe_next, start_session
+from services.web.auth.identity import (
+    current_user,
+    end_every_session,
+    end_session,
+    safe_next,
+    start_session,
+)
 from services.web.auth.rate_limit import LoginLimit
 from services.web.auth.signin import (
     Attempt,
@@ -52,7 +58,7 @@ def sign_in() -> Page:
         return _sign_in_page(form)
     next_url = safe_next(request.args.get("next"))
     if not accepted.needs_code:
-        start_session(accepted.user_id, attempt.at)
+        start_session(accepted.user_id, accepted.session_generation, attempt.at)
         return redirect(next_url or url_for("home.index"))
     session.clear()  # nothing from before the password carries over
     session["pending"] = {
@@ -106,10 +112,11 @@ def set_up_authenticator() -> Page:
 
 @bp.post("/sign-out")
 def sign_out() -> Response:
-    """End the session (a POST with the CSRF token, so no other site can sign anyone out)."""
+    """Sign out on every device, copies of the cookie included (a POST with the CSRF token)."""
     user = current_user()
     if user is not None:
         with unit_of_work() as uow:
+            end_every_session(uow, user.id)
             uow.audit.add(
                 "auth.signed_out",
                 f"user:{user.id}",
@@ -133,7 +140,7 @@ def _confirm_code(
 ) -> Page | None:
     attempt = _attempt(pending["email"])
     try:
-        check_code(
+        generation = check_code(
             unit_of_work(),
             attempt,
             pending["user_id"],
@@ -147,7 +154,7 @@ def _confirm_code(
     except SignInRefused:
         form.code.errors = [WRONG_CODE]
         return None
-    start_session(pending["user_id"], attempt.at)
+    start_session(pending["user_id"], generation, attempt.at)
     return redirect(pending.get("next") or url_for("home.index"))
 
 

@@ -58,7 +58,7 @@ def index() -> Page:
     )
 
 
-@bp.post("/inbox/tasks/<task_id>/claim")
+@bp.post("/inbox/tasks/<id:task_id>/claim")
 @login_required
 def claim(task_id: str) -> Response:
     """Take a task for oneself (audited); back to where the button was."""
@@ -67,7 +67,7 @@ def claim(task_id: str) -> Response:
     return redirect(_back())
 
 
-@bp.post("/inbox/tasks/<task_id>/unclaim")
+@bp.post("/inbox/tasks/<id:task_id>/unclaim")
 @login_required
 def unclaim(task_id: str) -> Response:
     """Hand a claimed task back to its role (audited)."""
@@ -76,7 +76,7 @@ def unclaim(task_id: str) -> Response:
     return redirect(_back())
 
 
-@bp.route("/inbox/incidents/<incident_id>/tasks/<task_id>/assign", methods=["GET", "POST"])
+@bp.route("/inbox/incidents/<id:incident_id>/tasks/<id:task_id>/assign", methods=["GET", "POST"])
 @login_required
 def assign(incident_id: str, task_id: str) -> Page:
     """A DSL or the headteacher gives a task to someone else, or back to its role, with why."""

@@ -21,7 +21,7 @@ MAX_BREAK_GLASS_RECORDS = 5  # reasons kept in the session cookie at once
 Page = Response | tuple[str, int] | str
 
 
-@bp.get("/incidents/<incident_id>")
+@bp.get("/incidents/<id:incident_id>")
 @login_required
 def incident(incident_id: str) -> Page:
     """Summary, current tasks, completed steps and history; break-glass outside need-to-know."""
@@ -41,7 +41,7 @@ def incident(incident_id: str) -> Page:
     )
 
 
-@bp.post("/incidents/<incident_id>/break-glass")
+@bp.post("/incidents/<id:incident_id>/break-glass")
 @login_required
 def break_glass(incident_id: str) -> Page:
     """Keep the reason for this session; every page of the record then logs it."""
@@ -54,7 +54,7 @@ def break_glass(incident_id: str) -> Page:
     return redirect(url_for("incidents.incident", incident_id=incident_id))
 
 
-@bp.route("/incidents/<incident_id>/exclude", methods=["GET", "POST"])
+@bp.route("/incidents/<id:incident_id>/exclude", methods=["GET", "POST"])
 @login_required
 def exclude(incident_id: str) -> Page:
     """A DSL or the headteacher keeps a named person out of the case, with a reason."""

@@ -16,7 +16,7 @@ from services.web.incidents.pages import tell
 from services.web.incidents.web_bus import bus
 
 
-@bp.get("/incidents/<incident_id>/documents/<document_id>")
+@bp.get("/incidents/<id:incident_id>/documents/<id:document_id>")
 @login_required
 def download_document(incident_id: str, document_id: str) -> Response:
     """Send a rendered document as an attachment (access as for the incident; logged)."""
@@ -30,7 +30,7 @@ def download_document(incident_id: str, document_id: str) -> Response:
     return response
 
 
-@bp.post("/incidents/<incident_id>/external-tasks/<task_id>/retry")
+@bp.post("/incidents/<id:incident_id>/external-tasks/<id:task_id>/retry")
 @login_required
 def retry_external_task(incident_id: str, task_id: str) -> Response:
     """Ask the system to do a failed task again (the CSRF token is checked by the app)."""

@@ -25,7 +25,7 @@ from workflow.errors import TaskDataInvalid
 Page = Response | tuple[str, int] | str
 
 
-@bp.route("/incidents/<incident_id>/tasks/<task_id>", methods=["GET", "POST"])
+@bp.route("/incidents/<id:incident_id>/tasks/<id:task_id>", methods=["GET", "POST"])
 @login_required
 def task(incident_id: str, task_id: str) -> Page:
     """Show the task's form; on POST complete it at the version the form was read at."""
