@@ -3,7 +3,8 @@
 Nothing is built at import time: every process (web, CLI, worker) calls `bootstrap(settings)`
 once and passes the result down. Tests build their own with a temp database or a fixed clock.
 `start_embedded_services(runtime)` starts what the embedded default (no broker) runs beside
-the web app: the in-process relay with the notifier, and the timer scheduler.
+the web app: the in-process relay with the notifier, the timer scheduler, and (with SMTP
+configured) the sender of queued notification emails.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from services.domain.bus import MessageBus
 from services.domain.bus import bootstrap as bootstrap_bus
 from services.domain.clock import Clock, SystemClock
 from services.messaging import EmbeddedMessaging
-from services.notifications import notifier_for
+from services.notifications import (
+    RunningEmailSender,
+    email_sender_for,
+    notifier_for,
+    start_email_sender,
+)
+from services.notifications.email_queue import EMAIL_POLL_SECONDS
 from services.scheduling.calendars import school_calendars
 
 if TYPE_CHECKING:
@@ -93,23 +100,29 @@ class EmbeddedServices:
     messaging: EmbeddedMessaging
     scheduler: RunningScheduler
     stopping: threading.Event  # cuts a worker's retry pause short on the way out
+    emails: RunningEmailSender | None = None  # None: SMTP is not configured
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop the scheduler and the relay after what each has in hand, and wait for them."""
+        """Stop the scheduler, the relay and the email sender after what each has in hand."""
         self.stopping.set()
         if not self.scheduler.stop(timeout):
             logging.getLogger(__name__).error("the in-process scheduler did not stop in time")
+        if self.emails is not None and not self.emails.stop(timeout):
+            logging.getLogger(__name__).error("the in-process email sender did not stop in time")
         self.messaging.stop(timeout)
 
 
 def start_embedded_services(
-    runtime: Runtime, *, scheduler_interval: float | None = None
+    runtime: Runtime,
+    *,
+    scheduler_interval: float | None = None,
+    email_interval: float = EMAIL_POLL_SECONDS,
 ) -> EmbeddedServices:
-    """Start the in-process relay with the notifier and workers, and the scheduler (no broker).
+    """Start the in-process relay with the notifier and workers, the scheduler and email sender.
 
     For `safeguard serve` when SAFEGUARD_AMQP_URL is unset; call stop() on the way out. Events
     no consumer binds are marked sent with a note rather than retried (as the broker's
-    alternate exchange keeps them).
+    alternate exchange keeps them). The email sender runs only when SMTP is configured.
     """
     # Imported here: these modules build on Runtime, defined above.
     from services.scheduling.running import start_in_process_scheduler
@@ -117,7 +130,7 @@ def start_embedded_services(
 
     stopping = threading.Event()
     consumers = [
-        notifier_for(runtime.settings, runtime.uow_factory),
+        notifier_for(runtime.settings, clock=runtime.clock.now),
         *worker_consumers(runtime, stop=stopping),
     ]
     messaging = EmbeddedMessaging(
@@ -129,4 +142,6 @@ def start_embedded_services(
     except BaseException:
         messaging.stop()
         raise
-    return EmbeddedServices(messaging, scheduler, stopping)
+    sender = email_sender_for(runtime.settings, runtime.uow_factory, runtime.clock.now)
+    emails = start_email_sender(sender, email_interval) if sender is not None else None
+    return EmbeddedServices(messaging, scheduler, stopping, emails)

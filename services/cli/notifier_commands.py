@@ -1,4 +1,4 @@
-"""`safeguard notifier`: tell people that tasks await them, consuming events from RabbitMQ."""
+"""`safeguard notifier`: tell people what awaits them (events from RabbitMQ) and send the emails."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from services.config import PREFIX, Settings, SettingsInvalid
 from services.db.migrate import current_revision, head_revision
 from services.messaging.rabbitmq import DEFAULT_PREFETCH, RabbitMQConsumerRunner
 from services.messaging.topology import DEFAULT_PREFIX, deployment_topology
-from services.notifications import notifier_for
+from services.notifications import email_sender_for, notifier_for, start_email_sender
 
 logger = logging.getLogger("services.notifications")
 
@@ -36,11 +36,12 @@ logger = logging.getLogger("services.notifications")
     help="Events taken from the broker ahead of handling.",
 )
 def notifier(prefix: str | None, prefetch: int) -> None:
-    """Email and notify people in the app when a task awaits them, until stopped.
+    """Notify people in the app and by email when a task awaits them, until stopped.
 
-    Consumes its queue (<prefix>.notifier) on SAFEGUARD_AMQP_URL; SIGTERM or SIGINT stop it
-    after the event in hand. Email goes through SAFEGUARD_SMTP_HOST; without it, people are
-    told in the app only. Several notifiers may run: they share the queue.
+    Consumes its queue (<prefix>.notifier) on SAFEGUARD_AMQP_URL and sends the queued emails
+    through SAFEGUARD_SMTP_HOST, retrying each for a day; without SMTP, people are told in
+    the app only. SIGTERM or SIGINT stop it after the event and email in hand. Several
+    notifiers may run: they share the queue and the emails.
     """
     settings = _settings()
     if not settings.amqp_url:
@@ -57,7 +58,8 @@ def notifier(prefix: str | None, prefetch: int) -> None:
     runtime = bootstrap(settings)
     topology = deployment_topology(prefix or settings.amqp_prefix)
     consumer = notifier_for(settings, runtime.uow_factory)
-    if settings.smtp is None:
+    sender = email_sender_for(settings, runtime.uow_factory)
+    if sender is None:
         logger.warning("%sSMTP_HOST is not set: people are told in the app only", PREFIX)
     runner = RabbitMQConsumerRunner(
         settings.amqp_url,
@@ -67,10 +69,13 @@ def notifier(prefix: str | None, prefetch: int) -> None:
         prefetch=prefetch,
         connection_name="safeguard-notifier",
     )
+    emails = start_email_sender(sender) if sender is not None else None
     try:
         logger.info("notifier started on %s", topology.queue(consumer.name))
         runner.run(stop)
     finally:
+        if emails is not None and not emails.stop(timeout=60):
+            logger.error("the email sender did not stop within 60s")
         runtime.close()
     logger.info("notifier stopped")
 

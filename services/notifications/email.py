@@ -1,8 +1,8 @@
 """Sending notification emails: the EmailSender port, its SMTP adapter, and a fake for tests.
 
-The notifier hands each email to `send`; an email that could not be handed to the server
-raises EmailFailed, so the message is retried and, in the end, dead-lettered. Emails carry
-the task type, the school and a link, never details of children (services.notifications.messages).
+The email sender (services.notifications.email_queue) hands each queued email to `send`; one
+that could not be handed to the server raises EmailFailed, and the queue tries it again
+later. Emails carry what services.notifications.messages allows, never details of children.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ class EmailSender(Protocol):
 
     def send(self, email: Email) -> None:
         """Send one email; raise EmailFailed if the server did not accept it."""
+        ...
+
+    def close(self) -> None:
+        """Release what the sender keeps open between emails (an SMTP session)."""
         ...
 
 
@@ -189,3 +193,6 @@ class FakeEmailSender:
             if self.fail_with is not None and self.attempts > self.fail_after:
                 raise EmailFailed(self.fail_with)
             self.sent.append(email)
+
+    def close(self) -> None:
+        """Nothing to release."""

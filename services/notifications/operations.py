@@ -1,14 +1,21 @@
 """What the operations page shows: events that fail or were given up on, and failing timers.
 
 Outbox rows: still being retried with an error (unroutable, refused by the broker), and, in
-the embedded default, dead letters (a consumer gave up: "dead letter: ..." in last_error)
-and events no consumer binds ("unrouted: ..."). With RabbitMQ, dead letters sit in the
-`<prefix>.<consumer>.dead` queues and unrouted events in `<prefix>.unrouted`: counted with a
-passive declare. Timer failures come from the audit trail ('incident.timer_failed').
+the embedded default, dead letters (a consumer gave up: "dead letter: ..." in last_error),
+which an administrator may deliver again, and events no consumer binds ("unrouted: ...").
+Most unrouted events are expected (incident.started, task.completed, timer.scheduled, ...:
+no consumer is meant to take them) and are only counted; those a consumer should have
+taken (EXPECTED_ROUTES: a task for the notifier, an external task for a worker) are listed.
+With RabbitMQ, dead letters sit in the `<prefix>.<consumer>.dead` queues and unrouted
+events in `<prefix>.unrouted`: counted with a passive declare. Timer failures come from the
+audit trail ('incident.timer_failed').
 
-Nothing here shows details of children: events carry ids, roles and task types only, and
-a timer failure is shown by its error's type alone (an engine error's message may quote a
-form answer; the full text is in the server log and the audit trail).
+Each administrator sees the events of the schools they administer (routing keys start
+`school.<id>.`), and events of no school (definition.deployed) with their error reduced to
+its kind, as the detail of a system event is no one school's business. Nothing here shows
+details of children: events carry ids, roles and task types only, and a timer failure is
+shown by its error's type alone (an engine error's message may quote a form answer; the
+full text is in the server log and the audit trail).
 """
 
 from __future__ import annotations
@@ -19,17 +26,22 @@ from datetime import datetime, timedelta
 
 import pika
 import pika.exceptions
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import AuditEvent, Incident, OutboxMessage, School
 from services.messaging.rabbitmq import BROKER_ERRORS, close_quietly, connection_parameters
-from services.messaging.topology import Topology
+from services.messaging.topology import Topology, topic_matches
+from services.notifications.consumer import NOTIFIER_BINDINGS
 from services.scheduling.scheduler import TIMER_FAILED
 
 DEAD_LETTER_NOTE = "dead letter:"
 UNROUTED_NOTE = "unrouted:"
 TIMER_WINDOW = timedelta(days=30)
+# What some consumer is meant to take: the notifier's events, and external tasks (a worker
+# per topic). Any other event no consumer binds is expected to go unrouted.
+EXPECTED_ROUTES = (*NOTIFIER_BINDINGS, "school.*.external.*")
+DELIVERED_AGAIN = "outbox.delivered_again"
 _NOT_FOUND = 404
 
 
@@ -77,14 +89,36 @@ class BrokerCounts:
 
 
 @dataclass(frozen=True)
+class UnroutedRoute:
+    """Events of one type and routing key that no consumer took, and how many."""
+
+    event_type: str
+    routing_key: str
+    count: int
+
+
+@dataclass(frozen=True)
+class UnroutedEvents:
+    """Events no in-process consumer took: expected ones counted, missed ones listed."""
+
+    expected_count: int  # no consumer is meant to take them: for information only
+    missed: tuple[UnroutedRoute, ...]  # a consumer should have taken them
+
+    @property
+    def missed_count(self) -> int:
+        """How many events a consumer should have taken but none did."""
+        return sum(route.count for route in self.missed)
+
+
+@dataclass(frozen=True)
 class OutboxReport:
-    """Counts and the latest rows of each kind of outbox problem."""
+    """Counts and the latest rows of each kind of outbox problem, in some schools."""
 
     failing_count: int
     failing: tuple[EventProblem, ...]
     dead_count: int
     dead: tuple[EventProblem, ...]
-    unrouted_count: int
+    unrouted: UnroutedEvents
 
 
 @dataclass(frozen=True)
@@ -95,17 +129,74 @@ class TimerReport:
     latest: tuple[TimerFailure, ...]
 
 
-def outbox_report(uow: SqlAlchemyUnitOfWork, limit: int = 20) -> OutboxReport:
-    """Events being retried with an error, and (embedded default) dead letters and unrouted."""
-    failing = and_(OutboxMessage.sent_at.is_(None), OutboxMessage.last_error.is_not(None))
-    dead = _sent_with_note(DEAD_LETTER_NOTE)
+def outbox_report(
+    uow: SqlAlchemyUnitOfWork, school_ids: Collection[int], limit: int = 20
+) -> OutboxReport:
+    """Events of these schools (and of none) being retried, dead-lettered or unrouted."""
+    seen = or_(in_schools(school_ids), _of_no_school())
+    failing = and_(seen, OutboxMessage.sent_at.is_(None), OutboxMessage.last_error.is_not(None))
+    dead = and_(seen, _sent_with_note(DEAD_LETTER_NOTE))
     return OutboxReport(
         failing_count=_count(uow, failing),
         failing=_latest(uow, failing, limit),
         dead_count=_count(uow, dead),
         dead=_latest(uow, dead, limit),
-        unrouted_count=_count(uow, _sent_with_note(UNROUTED_NOTE)),
+        unrouted=_unrouted(uow, and_(seen, _sent_with_note(UNROUTED_NOTE))),
     )
+
+
+def deliver_again(
+    uow: SqlAlchemyUnitOfWork,
+    school_ids: Collection[int],
+    message_id: str,
+    actor_id: int,
+    now: datetime,
+) -> bool:
+    """Put an in-process dead letter of these schools back to be delivered (audited; no commit).
+
+    The relay sends it again; consumers that processed it already skip it (they dedupe on
+    the message id), so only the one that gave up handles it anew. False if there is no such
+    dead letter in these schools.
+    """
+    query = select(OutboxMessage).where(
+        OutboxMessage.message_id == message_id,
+        in_schools(school_ids),
+        _sent_with_note(DEAD_LETTER_NOTE),
+    )
+    row = uow.session.scalar(query)
+    if row is None:
+        return False
+    uow.audit.add(
+        DELIVERED_AGAIN,
+        f"event:{row.message_id}",
+        actor_id=actor_id,
+        school_id=school_of(row.routing_key),
+        old_values={"last_error": row.last_error, "attempts": row.attempts},
+        new_values={"event_type": row.event_type, "routing_key": row.routing_key},
+        occurred_at=now,
+    )
+    # available_at stays as it was: in the past, so the relay takes it on its next round.
+    row.sent_at, row.last_error, row.attempts = None, None, 0
+    return True
+
+
+def in_schools(school_ids: Collection[int]) -> ColumnElement[bool]:
+    """Outbox rows of these schools: their routing key starts `school.<id>.`."""
+    if not school_ids:
+        return false()
+    return or_(
+        *(
+            OutboxMessage.routing_key.startswith(f"school.{school_id}.", autoescape=True)
+            for school_id in sorted(school_ids)
+        )
+    )
+
+
+def school_of(routing_key: str) -> int | None:
+    """The school a routing key names (`school.<id>.…`), or None for an event of no school."""
+    first, _, rest = routing_key.partition(".")
+    number = rest.partition(".")[0]
+    return int(number) if first == "school" and number.isdigit() else None
 
 
 def timer_report(
@@ -176,6 +267,27 @@ def _queue_size(connection: pika.BlockingConnection, queue: str) -> int | None:
             channel.close()
 
 
+def _of_no_school() -> ColumnElement[bool]:
+    return not_(OutboxMessage.routing_key.startswith("school.", autoescape=True))
+
+
+def _unrouted(uow: SqlAlchemyUnitOfWork, where: ColumnElement[bool]) -> UnroutedEvents:
+    query = (
+        select(OutboxMessage.event_type, OutboxMessage.routing_key, func.count())
+        .where(where)
+        .group_by(OutboxMessage.event_type, OutboxMessage.routing_key)
+        .order_by(OutboxMessage.event_type, OutboxMessage.routing_key)
+    )
+    expected = 0
+    missed: list[UnroutedRoute] = []
+    for event_type, routing_key, count in uow.session.execute(query):
+        if any(topic_matches(pattern, routing_key) for pattern in EXPECTED_ROUTES):
+            missed.append(UnroutedRoute(event_type, routing_key, int(count)))
+        else:
+            expected += int(count)
+    return UnroutedEvents(expected, tuple(missed))
+
+
 def _sent_with_note(note: str) -> ColumnElement[bool]:
     return and_(OutboxMessage.sent_at.is_not(None), OutboxMessage.last_error.startswith(note))
 
@@ -195,12 +307,20 @@ def _latest(
             event_type=row.event_type,
             routing_key=row.routing_key,
             attempts=row.attempts,
-            error=row.last_error or "",
+            error=_shown_error(row),
             created_at=row.created_at,
             sent_at=row.sent_at,
         )
         for row in uow.session.scalars(query)
     )
+
+
+def _shown_error(row: OutboxMessage) -> str:
+    error = row.last_error or ""
+    if school_of(row.routing_key) is not None:
+        return error
+    # An event of no school: its kind of failure only, not the detail.
+    return f"{error.partition(':')[0]} (detail in the server log: this event belongs to no school)"
 
 
 def _timer_failure(row: AuditEvent, school_name: str, reference: str | None) -> TimerFailure:

@@ -4,6 +4,7 @@ For a task made ready: everyone active holding the task's role (its lane) or one
 candidate groups in the incident's school, who may complete it (services.domain.access:
 never someone excluded from the incident, never an auditor, who only reads). For a task
 given to someone: that person, under the same rules. Nobody else learns the task exists.
+For a break-glass access: the school's active DSLs not excluded from the incident.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from sqlalchemy import Select, select
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import IncidentExclusion, Membership, User
 from services.domain.access import READ_ONLY_ROLES, can_complete_task
+
+DSL_ROLE = "dsl"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,22 @@ def assignee_of_task(
         assignee_id, roles, lane, (), assignee_id, is_excluded=assignee_id in excluded
     )
     return Recipient(assignee_id, email) if decision.allowed else None
+
+
+def dsls_of_incident(
+    uow: SqlAlchemyUnitOfWork, school_id: int, incident_id: str
+) -> list[Recipient]:
+    """The school's active DSLs who are not excluded from the incident, by user id."""
+    holders = select(Membership.user_id).where(
+        Membership.school_id == school_id, Membership.role == DSL_ROLE
+    )
+    members = _active_members(uow, school_id, holders)
+    excluded = _excluded(uow, incident_id, members)
+    return [
+        Recipient(user_id, email)
+        for user_id, (email, _roles) in sorted(members.items())
+        if user_id not in excluded
+    ]
 
 
 def _active_members(

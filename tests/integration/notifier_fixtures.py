@@ -3,6 +3,7 @@ school whose incident has a task waiting for its DSLs, with people who must not 
 
     inbox = SmtpInbox.start()            # a local SMTP server; inbox.messages() are received
     world = make_world(database)         # runtime, schools, people, one incident (S1 started)
+    sender = email_sender(world, smtp)   # sends the queued emails on the world's clock
 
 The incident's free text holds MARKER and its child is called CHILD_NAME: neither may ever
 reach an email or a notification.
@@ -29,8 +30,10 @@ from sqlalchemy import select, update
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings, SmtpSettings
 from services.db.models import Child, IncidentChild, Notification, OutboxMessage
+from services.db.models.notifications import EmailDelivery
 from services.domain.clock import FixedClock
 from services.domain.commands import DeployDefinitions, ExcludePerson, StartIncident
+from services.notifications import EmailQueueSender, SmtpEmailSender
 from tests.integration.messaging_fixtures import Database
 from tests.integration.service_fixtures import default_bundle, disclosure_data
 from tests.integration.web_fixtures import password_hash_for_tests, settings_for_tests
@@ -57,11 +60,15 @@ class _Handler:
     accept_first: int = 0  # messages to accept before refusing any
     refusals: int = 0  # how many messages to refuse then (-1: all)
     refusal: str = "451 4.3.0 Try again later"
+    refused_recipients: dict[str, str] = field(default_factory=dict)  # address -> reply
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, _server: Any, session: Any, envelope: Any) -> str:
         with self.lock:
             self.peers.append(session.peer)
+            for recipient in envelope.rcpt_tos:
+                if recipient in self.refused_recipients:
+                    return self.refused_recipients[recipient]
             if self.accept_first > 0:
                 self.accept_first -= 1
             elif self.refusals:
@@ -102,6 +109,11 @@ class SmtpInbox:
             self.handler.refusals = count
             self.handler.refusal = reply
 
+    def refuse_recipient(self, address: str, reply: str) -> None:
+        """Refuse every message to this address with this reply (others go as configured)."""
+        with self.handler.lock:
+            self.handler.refused_recipients[address] = reply
+
     def messages(self) -> list[tuple[list[str], EmailMessage]]:
         """(recipients, parsed message) of everything received, in order."""
         with self.handler.lock:
@@ -139,6 +151,7 @@ class Person:
     id: int
     email: str
     totp_secret: str | None
+    name: str
 
 
 @dataclass(frozen=True)
@@ -152,6 +165,7 @@ class World:
     people: dict[str, Person]
     incident_id: str
     reference: str
+    other_school_id: int
 
     def person(self, name: str) -> Person:
         """One of the people by the name the tests use."""
@@ -177,7 +191,7 @@ def add_person(runtime: Runtime, school_id: int, role: str, *, active: bool = Tr
         user.is_active = active
         uow.users.grant(user.id, school_id, role)
         uow.commit()
-        return Person(user.id, user.email, user.totp_secret)
+        return Person(user.id, user.email, user.totp_secret, user.display_name)
 
 
 def make_world(database: Database, tmp_path: Path, **changes: object) -> World:
@@ -224,12 +238,24 @@ def make_world(database: Database, tmp_path: Path, **changes: object) -> World:
         assert incident is not None
         reference = incident.reference
         uow.commit()
-    return World(runtime, clock, school_id, school_name, people, incident_id, reference)
+    return World(runtime, clock, school_id, school_name, people, incident_id, reference, other_id)
 
 
 def with_smtp(world: World, smtp: SmtpSettings | None) -> Settings:
     """The world's settings with this SMTP server (None: email off)."""
     return replace(world.runtime.settings, smtp=smtp)
+
+
+def email_sender(world: World, smtp: SmtpSettings) -> EmailQueueSender:
+    """The sender of queued emails over this SMTP server, on the world's clock."""
+    return EmailQueueSender(SmtpEmailSender(smtp), world.runtime.uow_factory, clock=world.clock.now)
+
+
+def emails(database: Database) -> list[EmailDelivery]:
+    """Every queued or sent email, in the order queued (then by person)."""
+    with database.uow() as uow:
+        query = select(EmailDelivery).order_by(EmailDelivery.queued_at, EmailDelivery.user_id)
+        return list(uow.session.scalars(query))
 
 
 def ready_events(database: Database, bpmn_id: str = "initial_review") -> list[OutboxMessage]:

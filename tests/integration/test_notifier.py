@@ -1,5 +1,7 @@
 """The notifier against a real SMTP server (aiosmtpd on loopback), SQLite and PostgreSQL, in-process
-and over RabbitMQ: who is told, what they are told, once, and what happens when email fails.
+and over RabbitMQ: who is told, what they are told, once, and what happens when email fails
+(the in-app notifications stay; the email is retried on its own for a day, then can be sent
+again), and break-glass alerts.
 """
 
 # ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
@@ -11,6 +13,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pika.exceptions
@@ -18,10 +22,12 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from forms.answers import date_time
 from services.bootstrap import start_embedded_services
 from services.config import SmtpSettings
 from services.db.models import OutboxMessage
-from services.domain.commands import AssignTask
+from services.domain.commands import AssignTask, CompleteTask
+from services.domain.queries import ViewIncident
 from services.messaging import (
     EventWakeup,
     InProcessPublisher,
@@ -30,12 +36,15 @@ from services.messaging import (
     RabbitMQPublisher,
 )
 from services.messaging.topology import Topology, deployment_topology
-from services.messaging.wire import (
-    DEAD_ATTEMPTS_HEADER,
-    DEAD_CONSUMER_HEADER,
-    DEAD_REASON_HEADER,
+from services.notifications import (
+    Email,
+    EmailFailed,
+    EmailQueueSender,
+    Notifier,
+    SmtpEmailSender,
+    notifier_for,
 )
-from services.notifications import Email, EmailFailed, Notifier, SmtpEmailSender, notifier_for
+from services.notifications.email_operations import send_emails_again
 from services.web import create_app
 from tests.integration.messaging_fixtures import (  # noqa: F401  # fixtures, found by name
     FAST_RETRIES,
@@ -54,7 +63,10 @@ from tests.integration.notifier_fixtures import (
     MARKER,
     SmtpInbox,
     World,
+    add_person,
     all_text,
+    email_sender,
+    emails,
     make_world,
     notifications,
     ready_events,
@@ -77,8 +89,8 @@ def inbox() -> Iterator[SmtpInbox]:
 
 
 def notifier_of(world: World, smtp: SmtpSettings | None) -> Notifier:
-    """The notifier `safeguard serve` or `safeguard notifier` would build with this SMTP."""
-    return notifier_for(with_smtp(world, smtp), world.runtime.uow_factory)
+    """The notifier `safeguard serve` or `safeguard notifier` would build, on the world's clock."""
+    return notifier_for(with_smtp(world, smtp), clock=world.clock.now)
 
 
 def deliver_in_process(database: Database, notifier: Notifier) -> None:
@@ -102,11 +114,14 @@ def test_a_ready_task_reaches_its_schools_dsls_only_by_email_and_in_app_once_eve
 ) -> None:
     world = make_world(database, tmp_path)
     notifier = notifier_of(world, inbox.smtp_settings())
+    sender = email_sender(world, inbox.smtp_settings())
     [event] = ready_events(database)
     task_id = event.payload["task_id"]
     link = f"/incidents/{world.incident_id}/tasks/{task_id}"
 
     deliver_in_process(database, notifier)
+    assert inbox.messages() == []  # queued with the notifications, sent by the email sender
+    assert sender.send_due() == 2
 
     told = {world.person("dsl").email, world.person("deputy").email}
     received = inbox.messages()
@@ -131,8 +146,10 @@ def test_a_ready_task_reaches_its_schools_dsls_only_by_email_and_in_app_once_eve
     send_again(database, event.message_id)
     deliver_in_process(database, notifier)
 
+    assert sender.send_due() == 0
     assert len(inbox.messages()) == 2
     assert len(notifications(database)) == 2
+    assert [e.state for e in emails(database)] == ["sent", "sent"]
     assert outbox_row(database, event.message_id).sent_at is not None
 
 
@@ -160,7 +177,9 @@ def test_a_task_given_to_someone_tells_them_alone(
 ) -> None:
     world = make_world(database, tmp_path)
     notifier = notifier_of(world, inbox.smtp_settings())
+    sender = email_sender(world, inbox.smtp_settings())
     deliver_in_process(database, notifier)
+    sender.send_due()
     [event] = ready_events(database)
     deputy = world.person("deputy")
 
@@ -168,6 +187,7 @@ def test_a_task_given_to_someone_tells_them_alone(
         AssignTask(event.payload["task_id"], world.person("dsl").id, deputy.id, "covering")
     )
     deliver_in_process(database, notifier)
+    sender.send_due()
 
     assigned = [n for n in notifications(database) if n.kind == "task.assigned"]
     assert [n.user_id for n in assigned] == [deputy.id]
@@ -187,41 +207,183 @@ def test_without_smtp_email_is_skipped_with_a_log_line_and_people_are_told_in_th
     deliver_in_process(database, notifier_of(world, None))
 
     assert len(notifications(database)) == 2
+    assert emails(database) == []  # nothing queued to flood people once SMTP is set
     assert "email is off (SAFEGUARD_SMTP_HOST unset): 2 people told" in caplog.text
 
 
-def test_a_retry_after_email_failed_part_way_emails_nobody_twice_and_notifies_once(
+def test_a_refused_email_leaves_everyone_told_in_the_app_and_is_retried_alone_a_minute_later(
     database: Database, tmp_path: Path, inbox: SmtpInbox
 ) -> None:
     world = make_world(database, tmp_path)
+    sender = email_sender(world, inbox.smtp_settings())
     inbox.refuse(1, after=1)  # the first person's email goes, the second's is refused once
 
     deliver_in_process(database, notifier_of(world, inbox.smtp_settings()))
+    assert sender.send_due() == 1
+
+    assert len(notifications(database)) == 2  # the refusal undid nobody's notification
+    [event] = ready_events(database)
+    assert outbox_row(database, event.message_id).last_error is None  # no dead letter
+    sent, refused = sorted(emails(database), key=lambda e: e.state != "sent")
+    assert (sent.state, sent.attempts) == ("sent", 1)
+    assert (refused.state, refused.attempts) == ("pending", 1)
+    assert refused.last_error is not None and "SMTPDataError 451" in refused.last_error
+    assert refused.next_attempt_at == world.clock.now() + timedelta(minutes=1)
+
+    assert sender.send_due() == 0  # not due yet
+    world.clock.advance(timedelta(minutes=1))
+    assert sender.send_due() == 1
 
     recipients = [r for rs, _ in inbox.messages() for r in rs]
     assert sorted(recipients) == sorted([world.person("dsl").email, world.person("deputy").email])
-    assert len(notifications(database)) == 2
-    [event] = ready_events(database)
-    assert outbox_row(database, event.message_id).last_error is None
+    assert [e.state for e in emails(database)] == ["sent", "sent"]
 
 
-def test_email_refused_every_time_dead_letters_the_event_and_rolls_back_its_in_app_rows(
+def test_an_smtp_outage_backs_off_for_a_day_then_gives_up_visibly_and_sending_again_works(
     database: Database, tmp_path: Path, inbox: SmtpInbox
 ) -> None:
     world = make_world(database, tmp_path)
-    inbox.refuse(-1, after=1)  # the first email goes; every later one is refused
-
+    down = email_sender(world, unreachable_smtp())
     deliver_in_process(database, notifier_of(world, inbox.smtp_settings()))
+    assert len(notifications(database)) == 2
 
+    waits: list[timedelta] = []
+    while (pending := [e for e in emails(database) if e.state == "pending"]) and len(waits) < 60:
+        due = max(e.next_attempt_at or world.clock.now() for e in pending)
+        waits.append(due - world.clock.now())
+        world.clock.set(max(due, world.clock.now()))
+        assert down.send_due() == 0
+
+    minutes = [round(w.total_seconds() / 60) for w in waits]
+    assert minutes[:9] == [0, 1, 2, 4, 8, 16, 32, 60, 60]  # doubling from 1 minute to 1 hour
+    given_up = emails(database)
+    assert {e.state for e in given_up} == {"failed"}
+    queued_at = given_up[0].queued_at
+    assert queued_at is not None and world.clock.now() - queued_at >= timedelta(days=1)
+    assert all(e.attempts == len(waits) for e in given_up)
+    assert all("ConnectionRefusedError" in (e.last_error or "") for e in given_up)
+    assert len(notifications(database)) == 2
+
+    with world.runtime.unit_of_work() as uow:
+        again = send_emails_again(
+            uow, [world.school_id], world.person("admin").id, world.clock.now()
+        )
+        uow.commit()
+    assert again == 2
+    assert email_sender(world, inbox.smtp_settings()).send_due() == 2
+    assert len(inbox.messages()) == 2
+    assert {e.state for e in emails(database)} == {"sent"}
+
+
+def test_an_email_is_skipped_once_its_task_no_longer_waits_or_its_person_is_inactive(
+    database: Database, tmp_path: Path, inbox: SmtpInbox
+) -> None:
+    world = make_world(database, tmp_path)
+    deliver_in_process(database, notifier_of(world, inbox.smtp_settings()))
     [event] = ready_events(database)
-    row = outbox_row(database, event.message_id)
-    assert row.sent_at is not None and row.last_error is not None
-    assert row.last_error.startswith(
-        "dead letter: consumer notifier gave up: handler failed 3 times, last with EmailFailed: "
-        f"SMTP server 127.0.0.1:{inbox.port} did not take the email: SMTPDataError 451"
+    with world.runtime.unit_of_work() as uow:
+        deputy = uow.users.get(world.person("deputy").id)
+        assert deputy is not None
+        deputy.is_active = False
+        uow.commit()
+    review = scenario_steps("s1.json")[1]["data"]
+    world.runtime.bus.handle(CompleteTask(event.payload["task_id"], world.person("dsl").id, review))
+
+    assert email_sender(world, inbox.smtp_settings()).send_due() == 0
+
+    assert inbox.messages() == []
+    reasons = {e.user_id: (e.state, e.last_error) for e in emails(database)}
+    assert reasons == {
+        world.person("dsl").id: ("skipped", "not sent: the task no longer waits"),
+        world.person("deputy").id: ("skipped", "not sent: the person's account is not active"),
+    }
+
+
+def test_two_email_senders_never_send_the_same_email(
+    database: Database, tmp_path: Path, inbox: SmtpInbox
+) -> None:
+    world = make_world(database, tmp_path)
+    deliver_in_process(database, notifier_of(world, inbox.smtp_settings()))
+    senders = [email_sender(world, inbox.smtp_settings()) for _ in range(2)]
+    counts: list[int] = []
+
+    def send(sender: EmailQueueSender) -> None:
+        counts.append(sender.send_due())
+
+    threads = [threading.Thread(target=send, args=(sender,)) for sender in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert sorted(counts) in ([0, 2], [1, 1])
+    assert len(inbox.messages()) == 2
+
+
+# --- break-glass ------------------------------------------------------------------------------
+
+
+def events_of(database: Database, event_type: str) -> list[OutboxMessage]:
+    """The outbox rows of one event type, in the order written."""
+    with database.uow() as uow:
+        query = select(OutboxMessage).where(OutboxMessage.event_type == event_type)
+        return list(uow.session.scalars(query.order_by(OutboxMessage.id)))
+
+
+def break_glass(world: World, person_id: int) -> None:
+    """Open the world's incident with break-glass, as the incident page does."""
+    reason = f"Worried about {CHILD_NAME}: {MARKER}"  # a reason may quote a child
+    world.runtime.bus.handle(ViewIncident(world.incident_id, person_id, reason))
+
+
+def test_break_glass_alerts_the_schools_dsls_once_a_day_with_who_when_and_a_link_not_the_reason(
+    database: Database, tmp_path: Path, inbox: SmtpInbox
+) -> None:
+    world = make_world(database, tmp_path)
+    notifier = notifier_of(world, inbox.smtp_settings())
+    sender = email_sender(world, inbox.smtp_settings())
+    deliver_in_process(database, notifier)
+    sender.send_due()
+    teacher = add_person(world.runtime, world.school_id, "staff")
+
+    break_glass(world, teacher.id)
+    deliver_in_process(database, notifier)
+    sender.send_due()
+
+    alerts = [n for n in notifications(database) if n.kind == "incident.break_glass"]
+    assert sorted(n.user_id for n in alerts) == sorted(
+        [world.person("dsl").id, world.person("deputy").id]
     )
-    assert notifications(database) == []  # every attempt's rows rolled back
-    assert len(inbox.messages()) == 1  # the first person was emailed once, not per attempt
+    assert {n.link for n in alerts} == {f"/incidents/{world.incident_id}"}
+    assert {n.actor_id for n in alerts} == {teacher.id}
+    [used] = events_of(database, "BreakGlassUsed")
+    assert {n.text for n in alerts} == {
+        f"{teacher.name} opened an incident at {world.school_name} using break-glass access "
+        f"(outside the need to know) on {date_time(used.created_at)}."
+    }
+    mails = inbox.messages()[2:]
+    assert sorted(r for rs, _ in mails for r in rs) == sorted(
+        [world.person("dsl").email, world.person("deputy").email]
+    )
+    for _, message in mails:
+        assert message["Subject"] == (
+            f"Safeguard Flow: an incident was opened with break-glass access ({world.school_name})"
+        )
+        body = all_text(message)
+        assert teacher.name in body
+        assert f"http://localhost/incidents/{world.incident_id}" in body
+    assert_says_nothing_of_the_child(
+        world, [all_text(m) for _, m in mails] + [n.text for n in alerts]
+    )
+
+    break_glass(world, teacher.id)  # the next page of the same visit
+    deliver_in_process(database, notifier)
+    assert len([n for n in notifications(database) if n.kind == "incident.break_glass"]) == 2
+
+    world.clock.advance(timedelta(hours=25))
+    break_glass(world, teacher.id)
+    deliver_in_process(database, notifier)
+    assert len([n for n in notifications(database) if n.kind == "incident.break_glass"]) == 4
 
 
 def test_emails_in_a_row_share_one_smtp_session_and_one_the_server_closed_is_replaced() -> None:
@@ -281,6 +443,7 @@ def test_over_rabbitmq_the_dsls_are_told_once_and_unrouted_events_are_kept(
             stop = threading.Event()
             relay.drain(stop)
             wait_until(lambda: len(notifications(database)) == 2, 15, "two notifications")
+            assert email_sender(world, inbox.smtp_settings()).send_due() == 2
             [event] = ready_events(database)
             send_again(database, event.message_id)
             relay.drain(stop)
@@ -303,14 +466,16 @@ def test_over_rabbitmq_the_dsls_are_told_once_and_unrouted_events_are_kept(
             assert list(unsent) == []  # unrouted events were confirmed, not retried
 
 
-def test_over_rabbitmq_smtp_down_retries_then_dead_letters_with_the_reason(
+def test_over_rabbitmq_smtp_down_dead_letters_nothing_and_break_glass_reaches_the_dsls(
     database: Database, tmp_path: Path, broker: BrokerNamespace
 ) -> None:
     world = make_world(database, tmp_path)
     down = SmtpSettings("127.0.0.1", 1, "safeguard@school.test", starttls=False)
     notifier = notifier_of(world, down)
+    teacher = add_person(world.runtime, world.school_id, "staff")
     with deployment_of(broker, notifier) as topology:
         publisher = RabbitMQPublisher(broker.url, topology, declare_for=[notifier])
+        relay = OutboxRelay(database.uow, publisher, EventWakeup())
         runner = RabbitMQConsumerRunner(
             broker.url,
             topology,
@@ -320,17 +485,21 @@ def test_over_rabbitmq_smtp_down_retries_then_dead_letters_with_the_reason(
             backoff=fast_backoff(),
         )
         with running(runner.run, "notifier"):
-            OutboxRelay(database.uow, publisher, EventWakeup()).drain(threading.Event())
-            dead = topology.dead_queue(notifier.name)
-            wait_until(lambda: broker.message_count(dead) == 1, 15, "the dead letter")
+            relay.drain(threading.Event())
+            wait_until(lambda: len(notifications(database)) == 2, 15, "two notifications")
+            break_glass(world, teacher.id)
+            relay.drain(threading.Event())
+            wait_until(lambda: len(notifications(database)) == 4, 15, "two break-glass alerts")
+            assert email_sender(world, down).send_due() == 0
+            dead = broker.message_count(topology.dead_queue(notifier.name))
         publisher.close()
-        [(_method, properties, _body)] = broker.read_all(dead)
-        headers = properties.headers
-        assert headers[DEAD_CONSUMER_HEADER] == "notifier"
-        assert headers[DEAD_ATTEMPTS_HEADER] == 3
-        reason = headers[DEAD_REASON_HEADER]
-        assert "EmailFailed: SMTP server 127.0.0.1:1 did not take the email" in reason
-        assert notifications(database) == []
+
+    assert dead == 0
+    alerted = {n.user_id for n in notifications(database) if n.kind == "incident.break_glass"}
+    assert alerted == {world.person("dsl").id, world.person("deputy").id}
+    waiting = emails(database)
+    assert len(waiting) == 4 and {e.state for e in waiting} == {"pending"}
+    assert all("did not take the email" in (e.last_error or "") for e in waiting)
 
 
 def test_an_events_exchange_declared_without_the_alternate_exchange_is_used_as_it_is(
@@ -364,13 +533,14 @@ def test_an_events_exchange_declared_without_the_alternate_exchange_is_used_as_i
 # --- the embedded default, through the web ----------------------------------------------------
 
 
-def test_serve_without_a_broker_tells_the_dsl_in_the_app_after_a_concern_is_reported_on_the_web(
-    database: Database, tmp_path: Path
+def test_serve_without_a_broker_tells_the_dsl_in_app_and_by_email_after_a_report_on_the_web(
+    database: Database, tmp_path: Path, inbox: SmtpInbox
 ) -> None:
     world = make_world(database, tmp_path)
-    app = create_app(world.runtime.settings, runtime=world.runtime)
+    runtime = replace(world.runtime, settings=with_smtp(world, inbox.smtp_settings()))
+    app = create_app(runtime.settings, runtime=runtime)
     app.config["TESTING"] = True
-    embedded = start_embedded_services(world.runtime, scheduler_interval=0.2)
+    embedded = start_embedded_services(runtime, scheduler_interval=0.2, email_interval=0.2)
     try:
         staff = app.test_client()
         login(staff, world.person("staff").email)
@@ -387,8 +557,15 @@ def test_serve_without_a_broker_tells_the_dsl_in_the_app_after_a_concern_is_repo
             15,
             "the DSL to be told of the new incident",
         )
+        dsl_email = world.person("dsl").email
+        wait_until(
+            lambda: sum(dsl_email in rs for rs, _ in inbox.messages()) == 2,
+            15,
+            "the email sender's thread to email the DSL of both incidents",
+        )
     finally:
         embedded.stop()
+    assert embedded.emails is not None and not embedded.emails.thread.is_alive()
     dsl = app.test_client()
     login(dsl, world.person("dsl").email)
     page = dsl.get("/notifications")

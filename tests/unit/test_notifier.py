@@ -1,10 +1,12 @@
 """The notifier's pure parts: what a notification says, the email it builds, the events it reads,
-the SMTP settings it takes, and how unrouted events are declared. No database, no network.
+how long a failing email is retried, the SMTP settings it takes, and how unrouted events are
+declared and told apart. No database, no network.
 """
 
 from __future__ import annotations
 
 import smtplib
+from datetime import UTC, datetime, timedelta
 from email import message_from_string
 from email.policy import default as default_policy
 
@@ -12,8 +14,14 @@ import pytest
 
 from services.config import Settings, SettingsInvalid
 from services.messaging import Delivery, MessageInvalid
-from services.messaging.topology import Topology, deployment_topology
-from services.notifications.consumer import TASK_ASSIGNED_PATTERN, TASK_READY_PATTERN, read_notice
+from services.messaging.topology import Topology, deployment_topology, topic_matches
+from services.notifications.break_glass import BREAK_GLASS_PATTERN, read_break_glass
+from services.notifications.consumer import (
+    TASK_ASSIGNED_PATTERN,
+    TASK_READY_PATTERN,
+    Notifier,
+    read_notice,
+)
 from services.notifications.email import (
     Email,
     EmailFailed,
@@ -21,13 +29,18 @@ from services.notifications.email import (
     build_message,
     describe_smtp_error,
 )
+from services.notifications.email_queue import EmailRetryPolicy
 from services.notifications.messages import (
     TASK_ASSIGNED,
     TASK_READY,
+    break_glass_text,
+    incident_path,
+    incident_url,
     notice_text,
     task_path,
     task_url,
 )
+from services.notifications.operations import EXPECTED_ROUTES, school_of
 
 URL = "https://safeguard.example.org/incidents/i-1/tasks/t-1"
 
@@ -118,6 +131,7 @@ def test_the_fake_sender_keeps_emails_and_fails_after_as_many_as_asked() -> None
 
     assert [e.to for e in sender.sent] == ["a@school.test"]
     assert sender.attempts == 2
+    sender.close()  # nothing to release, and no error
 
 
 def test_the_notifier_reads_a_ready_event_and_an_assigned_one() -> None:
@@ -169,9 +183,90 @@ def test_an_event_lacking_what_the_notifier_needs_is_invalid(changes: dict[str, 
         read_notice(ready_delivery(**changes))
 
 
-def test_the_notifier_binds_ready_and_assigned_tasks_only() -> None:
+def test_the_notifier_binds_ready_and_assigned_tasks_and_break_glass_only() -> None:
     assert TASK_READY_PATTERN == "school.*.role.*.task.ready"
     assert TASK_ASSIGNED_PATTERN == "school.*.user.*.task.assigned"
+    assert BREAK_GLASS_PATTERN == "school.*.incident.break_glass"
+    assert Notifier.bindings == (TASK_READY_PATTERN, TASK_ASSIGNED_PATTERN, BREAK_GLASS_PATTERN)
+
+
+def test_a_break_glass_alert_names_who_when_the_school_and_the_link_but_never_a_reason() -> None:
+    when = datetime(2026, 3, 2, 14, 5, tzinfo=UTC)  # 2:05pm in London (GMT)
+    url = "https://safeguard.example.org/incidents/i-1"
+
+    text = break_glass_text("Demo School", "Pat\nJones", when, url)
+
+    assert text.in_app == (
+        "Pat Jones opened an incident at Demo School using break-glass access "
+        "(outside the need to know) on 2 March 2026 at 2:05pm."
+    )
+    assert text.subject == (
+        "Safeguard Flow: an incident was opened with break-glass access (Demo School)"
+    )
+    lines = text.body.splitlines()
+    assert lines[0] == text.in_app and url in lines
+    assert "reason they gave is in the incident's history" in text.body
+    assert break_glass_text("Demo School", " ", when, url).in_app.startswith("Someone opened")
+    assert incident_path("i/1") == "/incidents/i%2F1"
+    assert incident_url("http://h/", "i-1") == "http://h/incidents/i-1"
+
+
+def break_glass_delivery(**changes: object) -> Delivery:
+    """A BreakGlassUsed delivery (payload as events.BreakGlassUsed makes it)."""
+    payload: dict[str, object] = {"school_id": 3, "incident_id": "i-1", "user_id": 7}
+    payload.update(changes)
+    return Delivery("m-3", "school.3.incident.break_glass", "BreakGlassUsed", payload)
+
+
+def test_the_notifier_reads_a_break_glass_event_and_refuses_one_lacking_its_ids() -> None:
+    use = read_break_glass(break_glass_delivery())
+    assert (use.school_id, use.incident_id, use.user_id) == (3, "i-1", 7)
+    for changes in ({"user_id": None}, {"school_id": "3"}, {"incident_id": ""}):
+        with pytest.raises(MessageInvalid):
+            read_break_glass(break_glass_delivery(**changes))
+
+
+def test_a_failing_email_is_retried_1_2_4_minutes_later_up_to_hourly_for_a_day() -> None:
+    policy = EmailRetryPolicy()
+    queued = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    now, failures, waits = queued, 0, []
+    while (retry := policy.retry_at(failures + 1, queued, now)) is not None:
+        waits.append(retry - now)
+        now, failures = retry, failures + 1
+
+    assert [w // timedelta(minutes=1) for w in waits[:8]] == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert max(waits) == timedelta(hours=1)
+    assert now == queued + timedelta(days=1)  # the last try falls on the deadline
+    assert failures + 1 == 30  # tries in all: the first at once, the last on the deadline
+    assert policy.retry_at(1, None, now) == now + timedelta(minutes=1)
+
+
+def test_the_school_of_an_event_is_read_from_its_routing_key() -> None:
+    assert school_of("school.12.role.dsl.task.ready") == 12
+    assert school_of("school.1.incident.started") == 1
+    assert school_of("definition.deployed") is None
+    assert school_of("school.x.incident.started") is None
+
+
+@pytest.mark.parametrize(
+    ("routing_key", "expected_to_be_taken"),
+    [
+        ("school.1.role.dsl.task.ready", True),
+        ("school.1.user.4.task.assigned", True),
+        ("school.1.incident.break_glass", True),
+        ("school.1.external.render_record_pdf", True),
+        ("school.1.incident.started", False),
+        ("school.1.role.dsl.task.completed", False),
+        ("school.1.role.dsl.task.released", False),
+        ("school.1.incident.timer.scheduled", False),
+        ("definition.deployed", False),
+    ],
+)
+def test_only_events_some_consumer_is_meant_to_take_count_as_missed_when_unrouted(
+    routing_key: str, expected_to_be_taken: bool
+) -> None:
+    taken = any(topic_matches(pattern, routing_key) for pattern in EXPECTED_ROUTES)
+    assert taken is expected_to_be_taken
 
 
 def test_smtp_is_off_unless_a_host_is_set_and_then_needs_a_from_address() -> None:
