@@ -10,8 +10,9 @@ for consumers; they only commit outbox rows, and the commit hook wakes the relay
 
 Where a RabbitMQ consumer would dead-letter, the in-process one records the reason in the
 outbox row's last_error (the row is marked sent: the other consumers had it). Find them with
-`uow.outbox.dead_lettered(limit)`; set sent_at back to NULL to deliver such a row again (the
-consumers that processed it skip it). A row no consumer binds is refused as unroutable and
+`uow.outbox.dead_lettered(limit)`; an admin delivers such a row again with "Deliver again" on
+the operations page (services.notifications.operations.deliver_again: the consumers that
+processed it skip it). A row no consumer binds is refused as unroutable and
 retried later, as with a bare broker; with `keep_unrouted` (what `safeguard serve` uses) it
 is marked sent with the note "unrouted: ..." in last_error instead, as the broker's
 alternate exchange keeps it (services.messaging.topology), and is not retried. Both notes

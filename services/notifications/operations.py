@@ -334,10 +334,14 @@ def _timer_failure(row: AuditEvent, school_name: str, reference: str | None) -> 
         incident_id=row.incident_id,
         reference=reference,
         attempt=attempt if isinstance(attempt, int) else None,
-        # "ValueError: <message>": the type only; the message may quote an answer.
-        error_type=error.partition(":")[0].strip() or "unknown error",
+        error_type=error_type(error),
         retry_at=_moment(retry_at),
     )
+
+
+def error_type(error: str | None) -> str:
+    """ "ValueError: <message>" -> "ValueError": the message may quote an answer."""
+    return (error or "").partition(":")[0].strip() or "unknown error"
 
 
 def _moment(value: object) -> datetime | None:

@@ -398,3 +398,33 @@ def test_an_unreachable_broker_is_said_plainly(database: Database, tmp_path: Pat
     text = signed_in(app, world.person("admin").email).get("/operations").get_data(as_text=True)
 
     assert words(text, "broker-problem").startswith("RabbitMQ could not be asked: the broker")
+
+
+def test_failed_jobs_show_to_the_admins_of_their_school_with_the_error_type_only(
+    database: Database, tmp_path: Path
+) -> None:
+    world = make_world(database, tmp_path)
+    with world.runtime.unit_of_work() as uow:
+        job = uow.external_tasks.add(
+            task_id="job-1",
+            incident_id=world.incident_id,
+            bpmn_id="render_record_pdf",
+            name="File the record as a PDF",
+            topic="render_record_pdf",
+            role="dsl",
+        )
+        job.state, job.attempts, job.finished_at = "failed", 3, utcnow()
+        job.last_error = f"ValueError: cannot lay out {MARKER!r}"
+        uow.commit()
+    other_admin = add_person(world.runtime, world.other_school_id, "admin")
+    app = app_of(world.runtime)
+
+    mine = signed_in(app, world.person("admin").email).get("/operations").get_data(as_text=True)
+    theirs = signed_in(app, other_admin.email).get("/operations").get_data(as_text=True)
+
+    assert words(mine, "job-count").startswith("1 job ")
+    table = words(mine, "failed-jobs")
+    assert world.reference in table and "File the record as a PDF" in table
+    assert "ValueError" in table and MARKER not in mine
+    assert words(theirs, "job-count").startswith("0 jobs ")
+    assert world.reference not in theirs

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, undefer
 
 from services.db.models.documents import Document, ExternalTask, new_document_id
+from services.db.models.incidents import Incident
 from services.db.repositories.paging import check_page
 
 
@@ -110,13 +112,23 @@ class ExternalTaskRepository:
             query = query.where(ExternalTask.state == state)
         return list(self._session.scalars(query.order_by(ExternalTask.created_at, ExternalTask.id)))
 
-    def failed(self, *, limit: int = 50) -> list[ExternalTask]:
-        """Failed external tasks across every school, oldest first: the ops page's list."""
+    def failed_in(
+        self, school_ids: Collection[int], *, limit: int = 20
+    ) -> tuple[int, list[tuple[ExternalTask, str]]]:
+        """Failed external tasks of these schools: how many, and the newest with references."""
         check_page(limit)
+        if not school_ids:
+            return 0, []
+        where = (ExternalTask.state == "failed", Incident.school_id.in_(sorted(school_ids)))
+        count = self._session.scalar(
+            select(func.count()).select_from(ExternalTask).join(Incident).where(*where)
+        )
         query = (
-            select(ExternalTask)
-            .where(ExternalTask.state == "failed")
-            .order_by(ExternalTask.created_at, ExternalTask.id)
+            select(ExternalTask, Incident.reference)
+            .join(Incident, Incident.id == ExternalTask.incident_id)
+            .where(*where)
+            .order_by(ExternalTask.finished_at.desc(), ExternalTask.id)
             .limit(limit)
         )
-        return list(self._session.scalars(query))
+        rows = [(task, reference) for task, reference in self._session.execute(query)]
+        return int(count or 0), rows

@@ -15,6 +15,7 @@ from services.notifications.operations import (
     BrokerCounts,
     broker_counts,
     deliver_again,
+    error_type,
     outbox_report,
     timer_report,
 )
@@ -84,6 +85,7 @@ def operations() -> str:
         outbox = outbox_report(uow, schools)
         emails = email_report(uow, schools)
         timers = timer_report(uow, schools, app_runtime.clock.now())
+        job_count, jobs = uow.external_tasks.failed_in(schools)
     broker: BrokerCounts | None = None
     if settings.amqp_url:
         topology = deployment_topology(settings.amqp_prefix)
@@ -94,6 +96,8 @@ def operations() -> str:
         emails=emails,
         email_on=settings.smtp is not None,
         timers=timers,
+        job_count=job_count,
+        jobs=[(task, reference, error_type(task.last_error)) for task, reference in jobs],
         broker=broker,
         timer_days=TIMER_WINDOW.days,
     )
