@@ -6,7 +6,9 @@ escapable (`().__class__.__base__.__subclasses__()`). Here code is linted (sandb
 compiled by RestrictedPython with our policy (sandbox_policy), which turns attribute, item,
 iteration and size-sensitive operator use into guard calls (sandbox_guards, sandbox_methods).
 It runs with a handful of bounded builtins (sandbox_builtins) under a wall-clock deadline and a
-size budget (sandbox_limits). Every refusal or failure is an ExpressionError.
+size budget (sandbox_limits); values C code would walk are measured first (sandbox_nesting). What
+leaves the sandbox (a result, a script's variables) is measured too, since the engine walks it
+(to store it as JSON) outside any bound. Every refusal or failure is an ExpressionError.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from workflow.sandbox_limits import (
     run_bounded,
 )
 from workflow.sandbox_lint import lint_source
+from workflow.sandbox_nesting import nested_size
 from workflow.sandbox_policy import SandboxPolicy
+from workflow.sandbox_sizes import text_size
 
 Mode = Literal["eval", "exec"]
 # Distinct expressions across all deployed definitions; each entry is one small code object.
@@ -39,6 +43,11 @@ _CACHE_SIZE = 4096
 _PLAIN_RESULTS = (bool, str, int, float, type(None))
 _STORABLE_SCALARS = (str, int, float, bool, type(None), date)  # datetime is a date
 _MAX_STORED_DEPTH = 100
+# What leaves the sandbox counts text at one item per this many characters: the JSON it becomes
+# stays within max_sequence * this many characters, however its parts are shared.
+_STORED_CHARS = 100
+# A missing key is quoted in the error message only when its text is this short.
+_QUOTED_KEY_LENGTH = 200
 _MISSING = object()
 
 
@@ -68,10 +77,14 @@ class Sandbox:
         namespace = dict(variables)
         namespace.update(self._globals)
         result = self._run(expression, "eval", namespace)
-        if not isinstance(result, _PLAIN_RESULTS) and isinstance(result, Iterator):
+        if isinstance(result, _PLAIN_RESULTS):
+            return result
+        if isinstance(result, Iterator):
             raise ExpressionError(
                 expression, "gives an iterator, not a value: wrap it in list(...)"
             )
+        if self._stored_size(result, self.max_sequence) > self.max_sequence:
+            raise ExpressionError(expression, f"gives a value {self._too_large}")
         return result
 
     def execute(self, script: str, variables: dict[str, Any]) -> None:
@@ -79,6 +92,7 @@ class Sandbox:
         namespace = dict(variables)
         namespace.update(self._globals)
         self._run(script, "exec", namespace)
+        self._check_stored_size(script, namespace)
         changed = {
             name: value
             for name, value in namespace.items()
@@ -91,6 +105,28 @@ class Sandbox:
         for name in [n for n in variables if n not in namespace and n[:1] != "_"]:
             del variables[name]
         variables.update(changed)
+
+    def _check_stored_size(self, script: str, namespace: dict[str, Any]) -> None:
+        # Every variable, not only the new ones: a list already in the task data may have been
+        # appended to in place. Containers shared between variables count in each.
+        left = self.max_sequence
+        for name, value in namespace.items():
+            if name[:1] != "_":
+                left -= self._stored_size(value, left)
+                if left < 0:
+                    raise ExpressionError(script, f"leaves variable {name!r} {self._too_large}")
+
+    @staticmethod
+    def _stored_size(value: object, budget: int) -> int:
+        return nested_size(value, budget, chars_per_item=_STORED_CHARS)
+
+    @property
+    def _too_large(self) -> str:
+        return (
+            f"too large to store: over {self.max_sequence:,} items (and {_STORED_CHARS} "
+            f"characters of text count as one) in all, counting the items of nested lists each "
+            f"time they appear (a list or dict inside itself never ends)"
+        )
 
     def _run(self, source: str, mode: Mode, namespace: dict[str, Any]) -> Any:
         compiled = _compile(source, mode)
@@ -143,7 +179,11 @@ def _describe(error: Exception) -> str:
     if isinstance(error, (NameError, AttributeError)):
         return str(error)  # "name 'os' is not defined", "'int' object has no attribute 'x'"
     if isinstance(error, KeyError) and error.args:
-        return f"key {error.args[0]!r} is missing"
+        # Outside the time bound: a key's text is measured before it is printed.
+        key = error.args[0]
+        if text_size(key, _QUOTED_KEY_LENGTH) > _QUOTED_KEY_LENGTH:
+            return f"a key ({type(key).__name__}) is missing"
+        return f"key {key!r} is missing"
     return f"{type(error).__name__}: {error}"
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from workflow.sandbox_limits import Refusal, current, visible
+from workflow.sandbox_limits import Refusal, current
+from workflow.sandbox_nesting import check_walk, checked_key
 from workflow.sandbox_sizes import check_text, hashed_dict, hashed_set, materialise
 
 # zip() builds tuples as wide as its argument count: `list(zip(*[r] * 10**5))` would be one C call
@@ -61,26 +62,43 @@ def bounded_dict(*args: Any, **kwargs: Any) -> dict[Any, Any]:
 
 
 def bounded_sorted(iterable: Iterable[Any], *, key: Any = None, reverse: bool = False) -> list[Any]:
-    """sorted(), refused when the list would be longer than allowed."""
+    """sorted(), refused when the list would be longer, or its items larger, than allowed."""
     items = materialise(iterable, "sorted()")
-    items.sort(key=None if key is None else visible(key), reverse=reverse)
+    options = _compared_items(items, {"key": key}, "sorted()")
+    items.sort(key=options["key"], reverse=reverse)
     return items
 
 
 def keyed_min(*args: Any, **kwargs: Any) -> Any:
-    """min(), its key function called where the time bound sees it."""
-    return min(*args, **_visible_key(kwargs))
+    """min(), refused when comparing its items could run too long."""
+    return min(*_compared_arguments(args, kwargs, "min()"), **kwargs)
 
 
 def keyed_max(*args: Any, **kwargs: Any) -> Any:
-    """max(), its key function called where the time bound sees it."""
-    return max(*args, **_visible_key(kwargs))
+    """max(), refused when comparing its items could run too long."""
+    return max(*_compared_arguments(args, kwargs, "max()"), **kwargs)
 
 
-def _visible_key(kwargs: dict[str, Any]) -> dict[str, Any]:
-    if kwargs.get("key") is not None:
-        kwargs["key"] = visible(kwargs["key"])
+def _compared_items(items: Any, kwargs: dict[str, Any], what: str) -> dict[str, Any]:
+    # Before C compares `items` (or their keys): check their size, or wrap the key to check each
+    # result. The key function is then a Python frame per call: the time bound sees a slow one.
+    if kwargs.get("key") is None:
+        check_walk(items, f"{what} compares values")
+    else:
+        kwargs["key"] = checked_key(kwargs["key"], what)
     return kwargs
+
+
+def _compared_arguments(
+    args: tuple[Any, ...], kwargs: dict[str, Any], what: str
+) -> tuple[Any, ...]:
+    # min(iterable) or min(a, b, ...): an iterable is copied (bounded) so it can be measured.
+    if len(args) != 1:
+        _compared_items(args, kwargs, what)
+        return args
+    items = materialise(args[0], what)
+    _compared_items(items, kwargs, what)
+    return (items,)
 
 
 def bounded_str(value: object = "") -> str:

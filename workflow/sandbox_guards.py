@@ -1,7 +1,8 @@
 """The guard functions RestrictedPython's rewritten code calls: attributes, items, operators.
 
 The policy (sandbox_policy.py) turns `a.b` into `_getattr_(a, 'b')`, `a[b]` into `_getitem_(a, b)`,
-`a * b` into `_mul_(a, b)` and so on; this module supplies those names.
+`a * b` into `_mul_(a, b)`, `a == b` into `_eq_(a, b)` (sandbox_nesting supplies the comparison
+guards) and so on; this module supplies those names.
 """
 
 from __future__ import annotations
@@ -22,9 +23,18 @@ from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from workflow.sandbox_limits import Refusal, current, tick
 from workflow.sandbox_methods import DICT_VIEWS, guard_method
+from workflow.sandbox_nesting import (
+    COMPARISON_GUARDS,
+    FLAT_TYPES,
+    check_walk,
+    guarded_compared,
+    guarded_hashed,
+    nested_size,
+)
 from workflow.sandbox_sizes import (
     check_int_bits,
     check_text,
+    hashed_dict,
     hashed_set,
     materialise,
     text_size,
@@ -40,6 +50,8 @@ _SEQUENCES = (str, bytes, list, tuple)
 # RestrictedPython's getattr, behind our own checks: it refuses str.format and the like as well.
 _safer_getattr: Callable[[Any, str], Any] = safer_getattr_raise
 _PERCENT_FIELD = re.compile(r"%(?:\([^)]*\))?[#0 +\-]*(\*|\d+)?(?:\.(\*|\d*))?")
+# In the arguments of `_dict_`, this marks the next one as the mapping of a `**mapping` entry.
+MAPPING_ENTRY = object()
 
 
 def guarded_getattr(obj: Any, name: str) -> Any:
@@ -56,6 +68,8 @@ def guarded_getattr(obj: Any, name: str) -> Any:
 
 def guarded_getitem(obj: Any, key: Any) -> Any:
     """`obj[key]`; a slice builds a new sequence, which counts against the call's total."""
+    if isinstance(key, tuple):  # a dict hashes it, and compares it with keys of equal hash
+        check_walk(key, "uses a key")
     value = obj[key]
     if type(key) is slice and isinstance(value, _SEQUENCES):
         current().charge(len(value))
@@ -157,6 +171,30 @@ def guarded_formatted(value: Any) -> Any:
     return value
 
 
+def guarded_set_display(*items: Any) -> set[Any]:
+    """A set literal with computed items, `{a, b}`: hashed after a size check, a chunk at a time."""
+    if set(map(type, items)) <= FLAT_TYPES:
+        return set(items)  # as many items as the literal has: no more than compiled code builds
+    return hashed_set(list(items))
+
+
+def guarded_dict_display(*entries: Any) -> dict[Any, Any]:
+    """A dict literal with computed keys: `{k: v, **m}` arrives as (k, v, MAPPING_ENTRY, m)."""
+    result: dict[Any, Any] = {}
+    pairs: list[tuple[Any, Any]] = []
+    for index in range(0, len(entries), 2):
+        key, value = entries[index], entries[index + 1]
+        if key is not MAPPING_ENTRY:
+            pairs.append((key, value))
+            continue
+        hashed_dict(pairs, into=result)  # the entries so far first: later ones win, as in Python
+        pairs = []
+        if not hasattr(value, "keys"):
+            raise TypeError(f"{type(value).__name__!r} object is not a mapping")
+        result.update(value)
+    return hashed_dict(pairs, into=result)
+
+
 def guarded_apply(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`function(*args, **kwargs)`: the unpacked values were size-checked on the way in."""
     return function(*args, **kwargs)
@@ -180,9 +218,27 @@ def _check_mul(left: Any, right: Any) -> None:
     if isinstance(left, int) and isinstance(right, int):
         check_int_bits(left.bit_length() + right.bit_length())
     elif isinstance(left, _SEQUENCES) and isinstance(right, int):
-        _check_new_sequence(len(left) * max(right, 0), "repeated sequence")
+        _check_repeated(left, right)
     elif isinstance(right, _SEQUENCES) and isinstance(left, int):
-        _check_new_sequence(len(right) * max(left, 0), "repeated sequence")
+        _check_repeated(right, left)
+
+
+def _check_repeated(sequence: Any, times: int) -> None:
+    # `[row] * n` holds n references to row: n * len(row) items for anything that walks it.
+    if times <= 0 or isinstance(sequence, (str, bytes)):
+        _check_new_sequence(len(sequence) * max(times, 0), "repeated sequence")
+        return
+    limits = current()
+    size = nested_size(sequence, limits.max_sequence // times)
+    if size == len(sequence):  # nothing nested, or the outer list alone is already too long
+        _check_new_sequence(size * times, "repeated sequence")
+    elif size * times > limits.max_sequence:
+        raise Refusal(
+            f"repeated sequence would hold over {limits.max_sequence:,} items, counting the items "
+            f"of nested lists each time they appear; at most {limits.max_sequence:,} allowed"
+        )
+    else:
+        limits.charge(size * times)
 
 
 def _check_new_sequence(length: int, what: str) -> None:
@@ -250,5 +306,11 @@ GUARDS: dict[str, Any] = {
     "_sub_": guarded_sub,
     "_sized_": guarded_sized,
     "_formatted_": guarded_formatted,
+    "_compared_": guarded_compared,
+    **COMPARISON_GUARDS,
+    "_hashed_": guarded_hashed,
+    "_set_": guarded_set_display,
+    "_dict_": guarded_dict_display,
+    "_mapping_": MAPPING_ENTRY,
     "_tick_": tick,
 }

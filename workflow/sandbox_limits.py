@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
 from time import perf_counter
 from types import FrameType
 from typing import Any
@@ -71,17 +70,6 @@ def _make_tracer(deadline: float) -> Any:
 
 
 _active = threading.local()
-
-
-def visible(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a callback that C code calls in a loop (a sort key) so each call meets the tracer."""
-
-    # `max(items, key=items.count)` calls a C method 10**5 times from inside C: no frame, so no
-    # trace event, and each call is itself a loop. A Python wrapper makes every call a frame.
-    def call(*args: Any) -> Any:
-        return function(*args)
-
-    return call
 
 
 def tick() -> None:

@@ -15,6 +15,8 @@ from workflow.sandbox_guards import MAX_FORMAT_WIDTH, REFUSED_ATTRIBUTES
 
 Mode = Literal["eval", "exec"]
 MAX_SOURCE_LENGTH = 20_000
+# strftime writes up to 256 characters per format character: date format specs stay short.
+MAX_FORMAT_SPEC_LENGTH = 100
 # Builtins that run code, reach namespaces or introspect objects. None is offered, so code using
 # them would fail anyway; naming them here makes the refusal explicit and early.
 REFUSED_NAMES = frozenset(
@@ -107,6 +109,8 @@ def format_spec_problem(spec: ast.expr) -> str | None:
     if not all(isinstance(p, ast.Constant) and isinstance(p.value, str) for p in parts):
         return "f-string format specs must be constant (no {...} inside them)"
     text = "".join(str(p.value) for p in parts if isinstance(p, ast.Constant))
+    if len(text) > MAX_FORMAT_SPEC_LENGTH:
+        return f"f-string format spec is too long; at most {MAX_FORMAT_SPEC_LENGTH} characters"
     if any(len(n) > 6 or int(n) > MAX_FORMAT_WIDTH for n in _NUMBER.findall(text)):
         return f"f-string format width is too large; at most {MAX_FORMAT_WIDTH} allowed"
     return None

@@ -1,17 +1,23 @@
-"""Size checks on the methods of str, bytes, list, dict and set that can build large values.
+"""Size checks on the methods of str, bytes, list, tuple, dict and set; allow-lists for the rest.
 
 `'a'.ljust(10**10)` or `sep.join(parts)` builds its whole result inside one C call: no line event,
 so the time bound never sees it. Each such method gets a check that predicts the result's length
 from its arguments and refuses before the call; every str/bytes method's result also counts
-against the call's total, so a loop of `.upper()` copies cannot eat the memory either.
+against the call's total, so a loop of `.upper()` copies cannot eat the memory either. Methods
+that compare or hash in C (count, index, remove, sort, get, add...) check the size of what they
+walk first (sandbox_nesting). Numbers and dates offer only the attributes listed here:
+`(1).to_bytes(10**9, 'big')` would allocate a gigabyte in one call.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date, time
 from typing import Any
 
-from workflow.sandbox_limits import current, visible
+from workflow.sandbox_limits import Refusal, current
+from workflow.sandbox_method_names import ALLOWED_ATTRIBUTES, SCALAR_BASES
+from workflow.sandbox_nesting import check_walk, checked_key, guarded_hashed
 from workflow.sandbox_sizes import hashed_dict, hashed_set, materialise
 
 Args = tuple[Any, ...]
@@ -28,10 +34,22 @@ def guard_method(obj: Any, name: str, value: Any) -> Any:
     """Wrap a method that can build a large value in its check; return anything else as is."""
     if isinstance(obj, (str, bytes)):
         return _checked(obj, name, value, _TEXT_CHECKS.get(name)) if callable(value) else value
-    for kind, checks in _CONTAINER_CHECKS:
+    for kind, checks in _METHOD_CHECKS:
         if isinstance(obj, kind) and name in checks:
             return _checked(obj, name, value, checks[name])
+    _check_allowed(obj, name)
     return value
+
+
+def _check_allowed(obj: Any, name: str) -> None:
+    kind = obj if isinstance(obj, type) else type(obj)
+    allowed = ALLOWED_ATTRIBUTES.get(kind)
+    if allowed is None and issubclass(kind, SCALAR_BASES):  # a subclass: IntEnum, say
+        allowed = next(
+            names for base, names in ALLOWED_ATTRIBUTES.items() if issubclass(kind, base)
+        )
+    if allowed is not None and name not in allowed:
+        raise Refusal(f"attribute {name!r} of {kind.__name__} is not allowed")
 
 
 def _checked(obj: Any, name: str, method: Callable[..., Any], check: Check | None) -> Any:
@@ -84,9 +102,34 @@ def _joined(obj: Any, args: Args, kwargs: dict[str, Any]) -> tuple[int, Args]:
 
 
 def _sorted_in_place(obj: Any, args: Args, kwargs: dict[str, Any]) -> tuple[int, Args]:
-    if kwargs.get("key") is not None:
-        kwargs["key"] = visible(kwargs["key"])
+    if kwargs.get("key") is None:
+        check_walk(obj, "sort() compares values")
+    else:
+        kwargs["key"] = checked_key(kwargs["key"], "sort()")
     return len(obj), args
+
+
+def _searched(obj: Any, args: Args, kwargs: dict[str, Any]) -> tuple[int, Args]:
+    # x compared with each item costs at most the items' own size: checking obj is enough.
+    check_walk(obj, "searches values")
+    return 0, args
+
+
+def _keyed(obj: Any, args: Args, kwargs: dict[str, Any]) -> tuple[int, Args]:
+    if args:
+        guarded_hashed(args[0])
+    return 0, args
+
+
+def _keyed_one_more(obj: Any, args: Args, kwargs: dict[str, Any]) -> tuple[int, Args]:
+    _keyed(obj, args, kwargs)
+    return len(obj) + 1, args
+
+
+def _time_formatted(obj: Any, args: Args, kwargs: dict[str, Any]) -> tuple[int, Args]:
+    # C strftime gives up past 256 characters per format character (CPython's buffer bound).
+    template = args[0] if args else kwargs.get("format", "")
+    return (256 * len(template) if isinstance(template, str) else 0), args
 
 
 def _one_more(obj: Any, args: Args, kwargs: dict[str, Any]) -> tuple[int, Args]:
@@ -137,7 +180,10 @@ _TEXT_CHECKS: dict[str, Check] = {
     "replace": _replaced,
     "join": _joined,
 }
+_SEARCH_CHECKS: dict[str, Check] = {"count": _searched, "index": _searched}
 _LIST_CHECKS: dict[str, Check] = {
+    **_SEARCH_CHECKS,
+    "remove": _searched,
     "append": _one_more,
     "insert": _one_more,
     "extend": _extended,
@@ -145,26 +191,35 @@ _LIST_CHECKS: dict[str, Check] = {
     "sort": _sorted_in_place,
 }
 _DICT_CHECKS: dict[str, Check] = {
+    "get": _keyed,
+    "pop": _keyed,
     "update": _merged,
-    "setdefault": _one_more,
+    "setdefault": _keyed_one_more,
     "copy": _copied,
     "fromkeys": _from_keys,
 }
 _SET_CHECKS: dict[str, Check] = {
-    "add": _one_more,
+    "add": _keyed_one_more,
+    "discard": _keyed,
+    "remove": _keyed,
     "update": _merged,
     "union": _merged,
     "intersection": _compared,
+    "intersection_update": _compared,
     "difference": _compared,
+    "difference_update": _compared,
     "symmetric_difference": _merged,
+    "symmetric_difference_update": _merged,
     "issubset": _compared,
     "issuperset": _compared,
     "isdisjoint": _compared,
     "copy": _copied,
 }
-_CONTAINER_CHECKS: tuple[tuple[type | tuple[type, ...], dict[str, Check]], ...] = (
+_METHOD_CHECKS: tuple[tuple[type | tuple[type, ...], dict[str, Check]], ...] = (
     (list, _LIST_CHECKS),
+    (tuple, _SEARCH_CHECKS),
     (dict, _DICT_CHECKS),
     ((set, frozenset), _SET_CHECKS),
     (DICT_VIEWS, {"isdisjoint": _compared}),
+    ((date, time), {"strftime": _time_formatted}),
 )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sized
-from itertools import islice
-from typing import Any
+from collections.abc import Collection, Iterable, Sized
+from itertools import chain, compress, islice
+from typing import Any, cast
 
 from workflow.sandbox_limits import MAX_INT_BITS, Refusal, current, tick
+from workflow.sandbox_nesting import FLAT_TYPES, VIEW_TYPES, check_walk
 
 # Python types whose repr has a small, fixed bound; anything unknown counts as this many chars.
 _SMALL_REPR = 100
 # Sets and dicts are filled this many items at a time, with a deadline check in between.
 HASHED_CHUNK = 256
+_IS_TUPLE = frozenset({tuple}).__contains__
 
 
 def materialise(iterable: Iterable[Any], what: str) -> list[Any]:
@@ -36,20 +38,51 @@ def hashed_set(items: list[Any]) -> set[Any]:
     # Chunks bound each C call; the deadline check between them bounds the whole. A set or dict
     # built this way (or item by item under the tracer) has collision chains short enough that
     # later operations between such containers cost no more than building them did.
+    check_walk(items, "hashes values")
     result: set[Any] = set()
-    for start in range(0, len(items), HASHED_CHUNK):
-        result.update(items[start : start + HASHED_CHUNK])
+    step = _chunk(items)
+    for start in range(0, len(items), step):
+        result.update(items[start : start + step])
         tick()
     return result
 
 
-def hashed_dict(pairs: list[Any]) -> dict[Any, Any]:
-    """dict(pairs), built a chunk at a time so that the time bound can stop it."""
-    result: dict[Any, Any] = {}
-    for start in range(0, len(pairs), HASHED_CHUNK):
-        result.update(pairs[start : start + HASHED_CHUNK])
+def hashed_dict(pairs: list[Any], into: dict[Any, Any] | None = None) -> dict[Any, Any]:
+    """dict(pairs) (or `into` updated with them), built a chunk at a time like hashed_set."""
+    pairs = [_as_pair(pair) for pair in pairs]
+    keys = [pair[0] for pair in pairs if type(pair) in (tuple, list) and pair]
+    check_walk(keys, "hashes values")
+    result: dict[Any, Any] = {} if into is None else into
+    step = _chunk(keys)
+    for start in range(0, len(pairs), step):
+        result.update(pairs[start : start + step])
         tick()
     return result
+
+
+def _chunk(keys: list[Any]) -> int:
+    # Comparing a key with each earlier key of the same hash costs as much as the key's size: a
+    # chunk holds HASHED_CHUNK items' worth. A tuple holding tuples may be as large as a walk
+    # budget (sandbox_nesting): those go in one at a time, a deadline check after each.
+    kinds = set(map(type, keys))
+    if kinds <= FLAT_TYPES:
+        return HASHED_CHUNK
+    if not kinds - FLAT_TYPES <= {tuple}:
+        return 1
+    tuples = list(compress(keys, map(_IS_TUPLE, map(type, keys))))
+    if not set(map(type, chain.from_iterable(tuples))) <= FLAT_TYPES:
+        return 1
+    return max(1, HASHED_CHUNK // max(map(len, tuples), default=1))
+
+
+def _as_pair(pair: Any) -> Any:
+    # dict() takes any iterable of two items as a pair; make it a tuple so its key can be checked.
+    if type(pair) in (tuple, list, str, bytes):
+        return pair
+    try:
+        return tuple(islice(pair, 3))  # a third item is enough for dict() to name the error
+    except TypeError:
+        return pair  # not iterable: dict() itself raises its TypeError
 
 
 def check_text(value: object, what: str) -> int:
@@ -64,9 +97,12 @@ def check_text(value: object, what: str) -> int:
 
 def text_size(value: object, limit: int) -> int:
     """Estimate the length of str(value), stopping as soon as the estimate passes `limit`."""
+    # A part shared by many containers prints each time it appears, so it counts each time: a
+    # set of already-seen parts would let `str([[[0] * 100] * 100] * 100)` print 3,000,000
+    # characters on an estimate of a few hundred. A container inside itself prints as [...];
+    # here it runs the estimate past `limit` and is refused.
     total = 0
     pending = [value]
-    seen: set[int] = set()
     while pending and total <= limit:
         item = pending.pop()
         if isinstance(item, str):
@@ -75,16 +111,13 @@ def text_size(value: object, limit: int) -> int:
             total += 4 * len(item) + 3
         elif isinstance(item, int):
             total += item.bit_length() * 3 // 10 + 2
-        elif isinstance(item, (list, tuple, set, frozenset, dict)):
-            if id(item) in seen:  # a container inside itself prints as [...]
-                total += 5
-                continue
-            seen.add(id(item))
-            total += 2 + 2 * len(item) + (2 * len(item) if isinstance(item, dict) else 0)
+        elif isinstance(item, (list, tuple, set, frozenset, dict, *VIEW_TYPES)):
+            parts = cast("Collection[Any]", item)
+            total += 2 + 2 * len(parts) + (2 * len(parts) if isinstance(parts, dict) else 0)
             if total <= limit:
-                pending.extend(item)
-                if isinstance(item, dict):
-                    pending.extend(item.values())
+                pending.extend(parts)
+                if isinstance(parts, dict):
+                    pending.extend(parts.values())
         else:
             total += _SMALL_REPR
     return total

@@ -336,7 +336,7 @@ BOMBS = [
     ("percent_star_width", "'%*d' % (10**9, 1)", "'*' widths"),
     ("percent_of_aliased_list", "'%s' % (['a' * 100000] * 100000,)", "formatted text"),
     ("round_to_huge_power", "round(1, -10**9)", "round()"),
-    ("sum_of_lists", "sum([[0] * 1000] * 1000, [])", "sum() adds numbers only"),
+    ("sum_of_lists", "sum([[0] * 1000 for _ in range(1000)], [])", "sum() adds numbers only"),
     ("zip_transpose", "list(zip(*[range(1000)] * 1000))", "zip() takes at most"),
     ("unpack_many_times", "[*(x := ['a'] * 100000)" + ", *x" * 24 + "]", "in total"),
 ]
@@ -398,6 +398,232 @@ def test_limits_follow_the_sandbox_settings() -> None:
     message, took = refusal(lambda: small.execute("while True:\n    pass", {}))
     assert "took longer than 0.05 s" in message
     assert took < 0.5
+
+
+# --- Shared references: cheap to build, huge to walk ---------------------------------------------
+# `[row] * n` and `[row for _ in range(n)]` hold n references to one list: little memory, but a
+# comparison, hash, sort, search or str() walks n * len(row) items inside one C call, which the
+# time bound never sees. The sandbox measures what C would walk first, and refuses.
+
+NESTED_BOMBS = [
+    ("compare_repeated", "[[0]*100000]*100000 == [[0]*100000]*100000", "repeated sequence"),
+    ("hash_repeated", "len({((0,)*100000,)*100000})", "repeated sequence"),
+    ("count_repeated", "([[0]*100000]*100000).count(1)", "repeated sequence"),
+    ("compare_triple", "[[[0]*1000]*1000]*1000 == [[[0]*1000]*1000]*1000", "repeated sequence"),
+    ("repeat_of_shared", "[[0] * 1000] * 1000", "counting the items of nested lists"),
+    ("key_of_long_texts", "{}[('a' * 100000,) * 100000]", "uses a key too large"),
+]
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [bomb[1:] for bomb in NESTED_BOMBS],
+    ids=[bomb[0] for bomb in NESTED_BOMBS],
+)
+def test_repeating_nested_values_is_charged_for_every_copy(
+    sandbox: Sandbox, source: str, fragment: str
+) -> None:
+    assert lint_expression(source) == []  # nothing wrong in the text: only running shows it
+    message, took = refusal(lambda: sandbox.evaluate(source, {}))
+    assert fragment in message
+    assert took < QUICK
+
+
+SHARED = "row = [0] * 100000\nbig = [row for _ in range(100000)]\n"
+TWIN = "twin = list(row)\nbig2 = [twin for _ in range(100000)]\n"  # equal to big, none of it shared
+SHARED_BOMBS = [
+    ("equal", "twin = list(row)\nr = big == [twin for _ in range(100000)]", "compares values"),
+    ("chained", "r = 0 < len(big) <= len(big) and big < big == big", "compares values"),
+    ("in_list", "r = row in big", "searches values too large"),
+    ("in_set", "r = tuple(big) in {1, 2}", "looks up values too large"),
+    ("set_builtin", "r = set([tuple(big)])", "hashes values too large"),
+    ("set_literal", "r = {tuple(big), 1}", "hashes values too large"),
+    ("set_comprehension", "r = {t for t in [tuple(big)]}", "uses a key too large"),
+    ("dict_literal", "r = {tuple(big): 1}", "hashes values too large"),
+    ("dict_literal_unpacked", "r = {**{}, tuple(big): 1}", "hashes values too large"),
+    ("dict_comprehension", "r = {t: 1 for t in [tuple(big)]}", "uses a key too large"),
+    ("dict_store", "d = {}\nd[tuple(big)] = 1", "uses a key too large"),
+    ("dict_store_slice_tuple", "d = {}\nd[tuple(big), 0] = 1", "uses a key too large"),
+    ("dict_delete", "d = {}\ndel d[tuple(big)]", "uses a key too large"),
+    ("dict_load", "r = {}.get(tuple(big))", "uses a key too large"),
+    ("dict_subscript", "r = {}[tuple(big)]", "uses a key too large"),
+    ("set_add", "s = set()\ns.add(tuple(big))", "uses a key too large"),
+    ("sorted", "r = sorted([big, big])", "sorted() compares values too large"),
+    ("sorted_by_key", TWIN + "r = sorted([0, 1], key={0: big, 1: big2}.get)", "keys too large"),
+    ("sort_in_place", "xs = [big, big]\nxs.sort()", "sort() compares values too large"),
+    ("max", "r = max(big)", "max() compares values too large"),
+    ("min_of_arguments", "r = min(big, big)", "min() compares values too large"),
+    ("max_by_key", TWIN + "r = max([0, 1], key={0: big, 1: big2}.get)", "keys too large"),
+    ("count", "r = big.count(row)", "searches values too large"),
+    ("index", "r = big.index([1])", "searches values too large"),
+    ("remove", "big.remove([1])", "searches values too large"),
+    ("tuple_count", "r = tuple(big).count(row)", "searches values too large"),
+    ("str", "r = str(big)", "str() would be longer"),
+    ("f_string", "r = f'{big}'", "formatted value would be longer"),
+    ("percent_format", "r = '%s' % (big,)", "formatted text would be longer"),
+    ("str_of_views", "r = str({0: big}.items())", "str() would be longer"),
+    ("stored", "r = 1", "leaves variable 'big' too large to store"),
+]
+
+
+@pytest.mark.parametrize(
+    ("script", "fragment"),
+    [bomb[1:] for bomb in SHARED_BOMBS],
+    ids=[bomb[0] for bomb in SHARED_BOMBS],
+)
+def test_walking_shared_nested_values_is_refused_quickly(
+    sandbox: Sandbox, script: str, fragment: str
+) -> None:
+    message, took = refusal(lambda: sandbox.execute(SHARED + script, {}))
+    assert fragment in message
+    assert took < QUICK
+
+
+def test_a_value_only_compared_with_small_ones_is_not_refused(sandbox: Sandbox) -> None:
+    # One bounded side bounds the comparison: C stops within the smaller value.
+    script = SHARED + "r = [big == 1, big == [1], 5 in big, 'a' in big, big is big]\ndel row, big"
+    variables: dict[str, Any] = {}
+    sandbox.execute(script, variables)
+    assert variables == {"r": [False, False, False, False, True]}
+
+
+@pytest.mark.parametrize(
+    ("printed", "fragment"),
+    [
+        ("str(top)", "str() would be longer"),
+        ("f'{top}'", "formatted value would be longer"),
+        ("'%s' % (top,)", "formatted text would be longer"),
+    ],
+)
+def test_text_of_a_shared_structure_counts_every_time_it_prints(
+    sandbox: Sandbox, printed: str, fragment: str
+) -> None:
+    # 3,000,000 characters of text from 10,300 items: each shared list prints each time.
+    script = "row = [0] * 100\nmid = [row for _ in range(100)]\ntop = [mid for _ in range(100)]\n"
+    message, _ = refusal(lambda: sandbox.execute(f"{script}s = {printed}", {}))
+    assert fragment in message
+
+
+def test_a_missing_key_too_long_to_print_is_named_by_its_type(sandbox: Sandbox) -> None:
+    # Its text (100,000,000 characters) would be built outside the time bound.
+    message, took = refusal(lambda: sandbox.evaluate("{}[('a' * 100000,) * 1000]", {}))
+    assert "a key (tuple) is missing" in message
+    assert took < QUICK
+    assert "key ('k', 1) is missing" in refusal(lambda: sandbox.evaluate("{}[('k', 1)]", {}))[0]
+
+
+def test_values_leaving_the_sandbox_are_bounded_too(sandbox: Sandbox) -> None:
+    # The engine stores them as JSON, outside any time bound.
+    message, took = refusal(lambda: sandbox.evaluate("[row for _ in range(100000)]", {"row": [0]}))
+    assert "gives a value too large to store" in message
+    assert took < QUICK
+    variables: dict[str, Any] = {"cases": [], "row": [0] * 1000}
+    script = "for _ in range(1000):\n    cases.append(row)"  # changes a list already stored
+    message, took = refusal(lambda: sandbox.execute(script, variables))
+    assert "leaves variable 'cases' too large to store" in message
+    assert took < QUICK
+
+
+def test_a_walk_over_many_tiny_lists_stays_within_the_time_bound(sandbox: Sandbox) -> None:
+    script = "xs = [0]\nfor _ in range(40):\n    xs = [xs, xs]\nr = xs == [xs]"
+    message, took = refusal(lambda: sandbox.execute(script, {}))
+    assert "compares values too large" in message or "took longer" in message
+    assert took < QUICK
+
+
+HASH_COLLISION_BOMBS = [
+    ("tuple_keys", "keys = [(i * P, 0) for i in range(10**5)]\nd = dict((k, 1) for k in keys)"),
+    ("update_in_place", "s = set()\ns.symmetric_difference_update([i * P for i in range(10**5)])"),
+]
+
+
+@pytest.mark.parametrize(
+    "script",
+    [bomb[1] for bomb in HASH_COLLISION_BOMBS],
+    ids=[bomb[0] for bomb in HASH_COLLISION_BOMBS],
+)
+def test_hash_collisions_in_tuple_keys_and_set_updates_end_quickly(
+    sandbox: Sandbox, script: str
+) -> None:
+    message, took = refusal(lambda: sandbox.execute("P = 2**61 - 1\n" + script, {}))
+    assert "took longer than" in message
+    assert took < QUICK
+
+
+@pytest.mark.parametrize(
+    ("expression", "variables", "expected"),
+    [
+        ("[1, 2] == [1, 2]", {}, True),
+        ("'a' in ['a', 'b']", {}, True),
+        ("x in {'a', 'b'}", {"x": "b"}, True),
+        ("x not in xs", {"x": "c", "xs": ["a", "b"]}, True),
+        ("1 < x <= 3", {"x": 3}, True),
+        ("1 < x <= 3", {"x": 4}, False),
+        ("a < b < c", {"a": [1], "b": [1, 0], "c": [2]}, True),
+        ("xs == ys != zs", {"xs": [[1]], "ys": [[1]], "zs": [[2]]}, True),
+        ("{(1, 'a'): 'x', (k, 'b'): 'y'}[(2, 'b')]", {"k": 2}, "y"),
+        ("{(k, 1): v for k, v in [('a', 1), ('b', 2)]}", {}, {("a", 1): 1, ("b", 1): 2}),
+        ("{k: 1, **d, 'x': 3}", {"k": "x", "d": {"x": 2, "y": 2}}, {"x": 3, "y": 2}),
+        ("{a, b, (a, b)}", {"a": 1, "b": 1}, {1, (1, 1)}),
+        ("d[(1, 2)] + d[1, 2]", {"d": {(1, 2): 5}}, 10),
+        ("sorted([(2, 'b'), (1, 'a')])[0]", {}, (1, "a")),
+        ("max([[1, 2], [3]], key=len)", {}, [1, 2]),
+        ("min(3, 1, 2) + max([4, 5]) + max((), default=0)", {}, 6),
+        ("[(1, 2), (3,)].index((3,)) + (1, 2, 1).count(1)", {}, 3),
+        ("{'a': 1}.get(('a', 1), 0) + len({1, 2} | {3})", {}, 3),
+        ("(5).bit_length() + (2.5).as_integer_ratio()[1] + x.numerator", {"x": True}, 6),
+        ("d.year + d.toordinal() - td.days", {"d": date(2025, 1, 2), "td": timedelta(3)}, 741275),
+        ("d.strftime('%d %B %Y')", {"d": date(2025, 1, 2)}, "02 January 2025"),
+    ],
+)
+def test_comparisons_and_literals_keep_their_python_results(
+    sandbox: Sandbox, expression: str, variables: dict[str, Any], expected: object
+) -> None:
+    assert sandbox.evaluate(expression, variables) == expected
+
+
+def test_chained_comparisons_evaluate_each_operand_once_and_stop_early(sandbox: Sandbox) -> None:
+    calls: list[str] = []
+
+    def value(name: str, result: object) -> object:
+        calls.append(name)
+        return result
+
+    variables = {"v": value}
+    assert sandbox.evaluate("v('a', [2]) < v('b', [1]) < v('c', [0])", variables) is False
+    assert calls == ["a", "b"]  # the first comparison was false: c never evaluated
+    calls.clear()
+    assert sandbox.evaluate("v('a', [0]) < v('b', [1]) < v('c', [2])", variables) is True
+    assert calls == ["a", "b", "c"]
+
+
+def test_a_dict_literal_unpacks_only_mappings(sandbox: Sandbox) -> None:
+    message, _ = refusal(lambda: sandbox.evaluate("{k: 1, **xs}", {"k": "a", "xs": [("b", 2)]}))
+    assert "'list' object is not a mapping" in message
+
+
+@pytest.mark.parametrize(
+    ("expression", "fragment"),
+    [
+        ("(1).to_bytes(10**9, 'big')", "attribute 'to_bytes' of int is not allowed"),
+        ("int.to_bytes(1, 10**9, 'big')", "attribute 'to_bytes' of int is not allowed"),
+        ("int.from_bytes(b'1' * 100000, 'big')", "attribute 'from_bytes' of int is not allowed"),
+        ("True.to_bytes(10**9, 'big')", "attribute 'to_bytes' of bool is not allowed"),
+        ("d.strftime('%c' * 1000)", "the result of strftime() would have 512,000 items"),
+    ],
+)
+def test_numbers_and_dates_offer_only_bounded_methods(
+    sandbox: Sandbox, expression: str, fragment: str
+) -> None:
+    message, took = refusal(lambda: sandbox.evaluate(expression, {"d": date(2025, 1, 2)}))
+    assert fragment in message
+    assert took < QUICK
+
+
+def test_lint_refuses_a_long_date_format_spec() -> None:
+    problems = lint_expression("f'{d:" + "%Y" * 60 + "}'")
+    assert len(problems) == 1
+    assert problems[0].endswith("f-string format spec is too long; at most 100 characters")
 
 
 # --- The time bound and the tracer --------------------------------------------------------------
