@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 from services.domain.access import can_exclude_person
 from services.domain.commands import ExcludePerson
 from services.domain.errors import AlreadyExcluded, BreakGlassReasonRequired, RequestInvalid
+from services.domain.queries import ViewIncident
 from services.web.auth.identity import SignedInUser, current_user, login_required
 from services.web.incidents.blueprint import bp
 from services.web.incidents.forms import BreakGlassForm, ExcludePersonForm
@@ -81,10 +82,12 @@ def exclude(incident_id: str) -> Page:
 def open_incident(incident_id: str, *, audit_after_id: int | None = None) -> IncidentPageData:
     """Open the incident for this page (logged), with this session's break-glass reason."""
     query = IncidentPage(
-        incident_id,
-        _user().id,
-        break_glass_reasons().get(incident_id),
-        audit_after_id=audit_after_id,
+        ViewIncident(
+            incident_id,
+            _user().id,
+            break_glass_reasons().get(incident_id),
+            audit_after_id=audit_after_id,
+        )
     )
     return bus().handle(query)
 

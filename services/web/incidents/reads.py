@@ -26,7 +26,7 @@ from services.domain.errors import NotFound, ProcessNotStartable
 from services.domain.handlers.common import enforce
 from services.domain.handlers.views import view_incident
 from services.domain.messages import Message
-from services.domain.queries import AUDIT_PAGE_SIZE, ViewIncident
+from services.domain.queries import ViewIncident
 from services.domain.read_models import IncidentView
 from workflow import engine
 from workflow.model import TaskView
@@ -77,13 +77,9 @@ class ReportForm(Message[StartForm]):
 
 @dataclass(frozen=True)
 class IncidentPage(Message[IncidentPageData]):
-    """Open an incident for its page (audited, as ViewIncident) with labels and names."""
+    """Open an incident for its page (audited, as ViewIncident) with people's names."""
 
-    incident_id: str
-    actor_id: int
-    break_glass_reason: str | None = None
-    audit_after_id: int | None = None
-    audit_limit: int = AUDIT_PAGE_SIZE
+    view: ViewIncident
 
 
 @dataclass(frozen=True)
@@ -119,16 +115,7 @@ def report_form(query: ReportForm, deps: Dependencies) -> StartForm:
 
 def incident_page(query: IncidentPage, deps: Dependencies) -> IncidentPageData:
     """Open the incident (access check and audit row as ViewIncident), with people's names."""
-    view = view_incident(
-        ViewIncident(
-            query.incident_id,
-            query.actor_id,
-            query.break_glass_reason,
-            query.audit_after_id,
-            query.audit_limit,
-        ),
-        deps,
-    )
+    view = view_incident(query.view, deps)
     with deps.uow_factory() as uow:
         people = {person.id: person for person in _people_of(uow, view.school_id)}
     return IncidentPageData(view, people)
