@@ -5,19 +5,17 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import sys
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
 
 import click
 from sqlalchemy.engine import make_url
 
 from services.bootstrap import Runtime, bootstrap, ensure_instance_dir, start_embedded_services
 from services.cli.bundles import BundleUnreadable, read_source
-from services.config import PREFIX, Settings, SettingsInvalid
+from services.cli.process import fail, load_settings, require_current_database
+from services.config import PREFIX
 from services.db import upgrade_database
-from services.db.migrate import current_revision, head_revision
 from services.demo import DEMO_SCHOOL_NAME, DemoSeed, is_demo_user, seed_demo
 from services.domain.commands import DeployDefinitions
 from services.domain.results import Deployed
@@ -30,7 +28,7 @@ from workflow.model import SourceFile
 @click.option("--demo", is_flag=True, help="Also add the Demo School and its people (DEMO ONLY).")
 def init(demo: bool) -> None:
     """Create or upgrade the database and deploy every process model in SAFEGUARD_BPMN_DIR."""
-    settings = _settings()
+    settings = load_settings()
     ensure_instance_dir(settings)
     upgrade_database(settings.database_url)
     click.echo(f"Database ready: {_shown_url(settings.database_url)}")
@@ -58,10 +56,9 @@ def serve(host: str, port: int) -> None:
     from services.web import create_app
     from services.web.assets import assets_built
 
-    settings = _settings()
+    settings = load_settings()
     ensure_instance_dir(settings)
-    if current_revision(settings.database_url) != head_revision():
-        _fail("The database is not set up or not up to date: run `safeguard init` first.")
+    require_current_database(settings)
     if not os.environ.get(f"{PREFIX}SECRET_KEY"):
         click.echo(
             f"Note: {PREFIX}SECRET_KEY is not set, so a random key is used and everyone is "
@@ -101,12 +98,12 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 @click.option("--label", default="cli", show_default=True, help="A name for the token.")
 def token(email: str, label: str) -> None:
     """Print a new API token for a user (shown once: only its hash is stored)."""
-    runtime = bootstrap(_settings())
+    runtime = bootstrap(load_settings())
     try:
         with runtime.unit_of_work() as uow:
             user = uow.users.get_by_email(email)
             if user is None or not user.is_active:
-                _fail(f"No active user has the email address {email!r}.")
+                fail(f"No active user has the email address {email!r}.")
             value = issue_api_token(uow, user.id, label)
             uow.audit.add(
                 "auth.token_issued",
@@ -126,18 +123,18 @@ def token(email: str, label: str) -> None:
 @click.argument("email")
 def totp_code(email: str) -> None:
     """DEMO ONLY: print the current authenticator code of a Demo School account."""
-    runtime = bootstrap(_settings())
+    runtime = bootstrap(load_settings())
     try:
         with runtime.unit_of_work() as uow:
             user = uow.users.get_by_email(email)
             if user is None or not is_demo_user(uow, user):
-                _fail(
+                fail(
                     f"Refused: {email} is not a demo account. This command only serves people "
                     f"whose every role is in the {DEMO_SCHOOL_NAME}."
                 )
             secret = user.totp_secret
         if secret is None:
-            _fail(f"{email} has no authenticator set up.")
+            fail(f"{email} has no authenticator set up.")
         click.echo(totp.current_code(secret, runtime.clock.now()))
     finally:
         runtime.close()
@@ -150,7 +147,7 @@ def deploy_process_models(runtime: Runtime, bpmn_dir: Path) -> list[Deployed]:
     version's digest does not depend on where the folder is: unchanged files deploy as a no-op.
     """
     if not bpmn_dir.is_dir():
-        _fail(f"{bpmn_dir}: not a folder ({PREFIX}BPMN_DIR names where the process models are)")
+        fail(f"{bpmn_dir}: not a folder ({PREFIX}BPMN_DIR names where the process models are)")
     bundles = _read_bundles(bpmn_dir)
     results = [runtime.bus.handle(DeployDefinitions(files, actor_id=None)) for files in bundles]
     for result in results:
@@ -177,7 +174,7 @@ def _read_bundles(bpmn_dir: Path) -> list[list[SourceFile]]:
         ]
         bundles.append(files)
     if problems:
-        _fail("\n".join(["Nothing deployed: these process models have problems:", *problems]))
+        fail("\n".join(["Nothing deployed: these process models have problems:", *problems]))
     return bundles
 
 
@@ -203,17 +200,5 @@ def _print_demo(seed: DemoSeed) -> None:
     click.echo("\n".join(lines))
 
 
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsInvalid as error:
-        _fail(str(error))
-
-
 def _shown_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(1)

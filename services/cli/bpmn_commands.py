@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from services.cli.bundles import BundleUnreadable, bundle_for
+from services.cli.process import fail
 from services.scheduling.calendars import school_calendars
 from workflow.definition import load_definition, validate_files
 from workflow.errors import DefinitionInvalid, SafeguardError
@@ -55,13 +56,13 @@ def simulate(bpmn_file: Path, scenario_file: Path, as_json: bool) -> None:
         # The calendars the scheduler uses, so school-day timers fall due as they will in use.
         result = run_scenario(definition, scenario, calendar=school_calendars())
     except (BundleUnreadable, DefinitionInvalid) as error:
-        _fail(str(error))
+        fail(str(error))
     except StepDataInvalid as error:
         lines = [f"{scenario_file}: step {error.step}: invalid data:"]
         lines += [f"  {field}: {' '.join(msgs)}" for field, msgs in error.errors.items()]
-        _fail("\n".join(lines))
+        fail("\n".join(lines))
     except SafeguardError as error:
-        _fail(f"{scenario_file}: {error}")
+        fail(f"{scenario_file}: {error}")
     if as_json:
         click.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True, default=str))
         return
@@ -77,8 +78,3 @@ def _read_scenario(path: Path) -> Any:
         raise BundleUnreadable(f"{path}: cannot read: {error.strerror or error}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise BundleUnreadable(f"{path}: not valid JSON: {error}") from None
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(1)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 import threading
-from types import FrameType
-from typing import NoReturn
 
 import click
 from sqlalchemy.engine import make_url
 
 from services.bootstrap import bootstrap
-from services.config import PREFIX, Settings, SettingsInvalid
-from services.db.migrate import current_revision, head_revision
+from services.cli.process import (
+    configure_logging,
+    fail,
+    load_settings,
+    require_current_database,
+    stop_on_signals,
+)
+from services.config import PREFIX
 from services.messaging.rabbitmq import RabbitMQPublisher
 from services.messaging.relay import OutboxRelay, RelaySettings
 from services.messaging.relay_guard import SingleRelayGuard
@@ -47,18 +49,17 @@ def relay(prefix: str | None, batch_size: int, poll_interval: float) -> None:
     SIGTERM or SIGINT stops it after the batch in hand. On PostgreSQL several relays may run
     (they share the rows); on SQLite a second relay stands by until the first stops.
     """
-    settings = _settings()
+    settings = load_settings()
     if not settings.amqp_url:
-        _fail(
+        fail(
             f"{PREFIX}AMQP_URL is not set: without a broker the app relays in-process "
             "(embedded default), so there is nothing for `safeguard relay` to do. Set it to "
             "the RabbitMQ URL, e.g. amqp://user:password@host:5672/."
         )
-    if current_revision(settings.database_url) != head_revision():
-        _fail("The database is not set up or not up to date: run `safeguard init` first.")
-    _configure_logging()
+    require_current_database(settings)
+    configure_logging()
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop, "the current batch")
     runtime = bootstrap(settings)
     # Shared with the consumer processes: events no consumer binds are kept, not retried.
     topology = deployment_topology(prefix or settings.amqp_prefix)
@@ -84,32 +85,3 @@ def relay(prefix: str | None, batch_size: int, poll_interval: float) -> None:
     finally:
         runtime.close()
     logger.info("relay stopped")
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    def _handle(signum: int, _frame: FrameType | None) -> None:
-        logger.info("%s received: stopping after the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _handle)
-    signal.signal(signal.SIGINT, _handle)
-
-
-def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO lines narrate every frame
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsInvalid as error:
-        _fail(str(error))
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(1)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 import threading
-from types import FrameType
-from typing import NoReturn
 
 import click
 
 from services.bootstrap import bootstrap
-from services.config import PREFIX, Settings, SettingsInvalid
-from services.db.migrate import current_revision, head_revision
+from services.cli.process import (
+    configure_logging,
+    fail,
+    load_settings,
+    require_current_database,
+    stop_on_signals,
+)
+from services.config import PREFIX
 from services.messaging.rabbitmq import DEFAULT_PREFETCH, RabbitMQConsumerRunner
 from services.messaging.topology import DEFAULT_PREFIX, deployment_topology
 from services.notifications import email_sender_for, notifier_for, start_email_sender
@@ -43,18 +45,17 @@ def notifier(prefix: str | None, prefetch: int) -> None:
     the app only. SIGTERM or SIGINT stop it after the event and email in hand. Several
     notifiers may run: they share the queue and the emails.
     """
-    settings = _settings()
+    settings = load_settings()
     if not settings.amqp_url:
-        _fail(
+        fail(
             f"{PREFIX}AMQP_URL is not set: without a broker, `safeguard serve` runs the "
             "notifier in-process (embedded default), so there is nothing for `safeguard "
             "notifier` to do. Set it to the RabbitMQ URL, e.g. amqp://user:password@host:5672/."
         )
-    if current_revision(settings.database_url) != head_revision():
-        _fail("The database is not set up or not up to date: run `safeguard init` first.")
-    _configure_logging()
+    require_current_database(settings)
+    configure_logging()
     stop = threading.Event()
-    _stop_on_signals(stop)
+    stop_on_signals(stop, "the event in hand")
     runtime = bootstrap(settings)
     topology = deployment_topology(prefix or settings.amqp_prefix)
     consumer = notifier_for(settings, runtime.uow_factory)
@@ -78,32 +79,3 @@ def notifier(prefix: str | None, prefetch: int) -> None:
             logger.error("the email sender did not stop within 60s")
         runtime.close()
     logger.info("notifier stopped")
-
-
-def _stop_on_signals(stop: threading.Event) -> None:
-    def _handle(signum: int, _frame: FrameType | None) -> None:
-        logger.info("%s received: stopping after the event in hand", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _handle)
-    signal.signal(signal.SIGINT, _handle)
-
-
-def _configure_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-    logging.getLogger("pika").setLevel(logging.WARNING)  # its INFO lines narrate every frame
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsInvalid as error:
-        _fail(str(error))
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(1)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import NoReturn
 
 import click
 
 from services.bootstrap import bootstrap
-from services.config import Settings, SettingsInvalid
-from services.db.migrate import current_revision, head_revision
+from services.cli.process import configure_logging, load_settings, require_current_database
 from services.scheduling.running import scheduler_for
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -31,13 +28,9 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 )
 def scheduler(once: bool, poll_seconds: float | None) -> None:
     """Fire due incident timers until stopped (SIGTERM or Ctrl+C end it cleanly)."""
-    try:
-        settings = Settings.from_env()
-    except SettingsInvalid as error:
-        _fail(str(error))
-    if current_revision(settings.database_url) != head_revision():
-        _fail("The database is not set up or not up to date: run `safeguard init` first.")
-    _log_to_stderr()
+    settings = load_settings()
+    require_current_database(settings)
+    configure_logging()
     runtime = bootstrap(settings)
     try:
         timers = scheduler_for(runtime, poll_seconds)
@@ -67,15 +60,3 @@ def _stopped_by_signals(stop: threading.Event) -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-
-
-def _log_to_stderr() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(1)
