@@ -139,26 +139,8 @@ def can_complete_task(
     return _not_eligible(roles, is_involved, lane)
 
 
-def can_claim_task(
-    user_id: int,
-    roles: Collection[str],
-    lane: str,
-    candidate_groups: Collection[str],
-    assignee_id: int | None,
-    *,
-    is_involved: bool = False,
-    is_excluded: bool = False,
-) -> Decision:
-    """May this user take a ready task for themselves: exactly when they may complete it."""
-    return can_complete_task(
-        user_id,
-        roles,
-        lane,
-        candidate_groups,
-        assignee_id,
-        is_involved=is_involved,
-        is_excluded=is_excluded,
-    )
+# A user may take a ready task for themselves exactly when they may complete it.
+can_claim_task = can_complete_task
 
 
 def can_unclaim_task(
