@@ -34,6 +34,7 @@ from services.notifications import (
 )
 from services.notifications.email_queue import EMAIL_POLL_SECONDS
 from services.scheduling.calendars import school_calendars
+from workflow.sandbox import set_default_time_limit
 
 if TYPE_CHECKING:
     from services.scheduling.running import RunningScheduler
@@ -70,6 +71,7 @@ def bootstrap(
 
     Tests pass a fixed `clock`, and an `engine` to share one pool across many apps.
     """
+    set_default_time_limit(settings.sandbox_cpu_ms / 1000)
     if engine is None:
         ensure_instance_dir(settings)
         engine = make_engine(settings.database_url)

@@ -30,6 +30,9 @@ Each setting, its meaning and its default:
   Default: unset (no sign-in).
 - SAFEGUARD_SMTP_FROM: the From address of notification emails; required with SMTP_HOST.
 - SAFEGUARD_SMTP_TIMEOUT_SECONDS: how long to wait for the server at each step. Default: 10.
+- SAFEGUARD_SANDBOX_CPU_MS: CPU time (of the thread evaluating it, so a busy server never
+  trips it) one BPMN expression, DMN cell or script may use before it is stopped. Real
+  expressions take microseconds; this only stops runaway loops. Default: 1000.
 """
 
 from __future__ import annotations
@@ -93,6 +96,7 @@ class Settings:
     scheduler_retry_seconds: int = 60
     amqp_prefix: str = DEFAULT_AMQP_PREFIX
     smtp: SmtpSettings | None = None  # None: notification emails are off
+    sandbox_cpu_ms: int = 1000
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,6 +126,7 @@ class Settings:
             ),
             amqp_prefix=_amqp_prefix(env),
             smtp=_smtp(env),
+            sandbox_cpu_ms=_count(env, f"{PREFIX}SANDBOX_CPU_MS", default=1000, low=1),
         )
 
 

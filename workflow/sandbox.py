@@ -5,7 +5,7 @@ run shell commands; stripping builtins or eval'ing with RestrictedPython's `safe
 escapable (`().__class__.__base__.__subclasses__()`). Here code is linted (sandbox_lint), then
 compiled by RestrictedPython with our policy (sandbox_policy), which turns attribute, item,
 iteration and size-sensitive operator use into guard calls (sandbox_guards, sandbox_methods).
-It runs with a handful of bounded builtins (sandbox_builtins) under a wall-clock deadline and a
+It runs with a handful of bounded builtins (sandbox_builtins) under a CPU-time bound and a
 size budget (sandbox_limits); values C code would walk are measured first (sandbox_nesting). What
 leaves the sandbox (a result, a script's variables) is measured too, since the engine walks it
 (to store it as JSON) outside any bound. Every refusal or failure is an ExpressionError.
@@ -26,6 +26,7 @@ from workflow.errors import ExpressionError
 from workflow.sandbox_builtins import SAFE_BUILTINS
 from workflow.sandbox_guards import GUARDS
 from workflow.sandbox_limits import (
+    DEFAULT_CPU_SECONDS,
     SANDBOX_FILENAME,
     CallLimits,
     DeadlineExceeded,
@@ -62,10 +63,27 @@ def lint_expression(source: str, *, mode: Literal["eval", "exec"] = "eval") -> l
     return list(_compile(source, mode).problems)
 
 
-class Sandbox:
-    """Runs expressions and scripts with guarded access, a time bound and size bounds."""
+_default_time_limit = DEFAULT_CPU_SECONDS
 
-    def __init__(self, *, time_limit: float = 0.25, max_sequence: int = 100_000) -> None:
+
+def set_default_time_limit(cpu_seconds: float) -> None:
+    """Set the CPU seconds a call may use in sandboxes made without their own bound (settings)."""
+    global _default_time_limit  # one process-wide setting, set at start-up from Settings
+    if cpu_seconds <= 0:
+        raise ValueError("the sandbox CPU time limit must be positive")
+    _default_time_limit = cpu_seconds
+
+
+class Sandbox:
+    """Runs expressions and scripts with guarded access, a CPU-time bound and size bounds.
+
+    `time_limit` is in CPU seconds of the evaluating thread, so a busy machine never trips it;
+    without one, the process-wide default applies (SAFEGUARD_SANDBOX_CPU_SECONDS, 1 s).
+    """
+
+    def __init__(self, *, time_limit: float | None = None, max_sequence: int = 100_000) -> None:
+        if time_limit is None:
+            time_limit = _default_time_limit
         if time_limit <= 0 or max_sequence <= 0:
             raise ValueError("time_limit and max_sequence must be positive")
         self.time_limit = time_limit
@@ -136,7 +154,9 @@ class Sandbox:
         try:
             return run_bounded(limits, compiled.code, namespace, mode)
         except DeadlineExceeded:
-            raise ExpressionError(source, f"took longer than {self.time_limit:g} s") from None
+            raise ExpressionError(
+                source, f"used more than {self.time_limit:g} s of CPU time"
+            ) from None
         except Refusal as refusal:
             raise ExpressionError(source, str(refusal)) from None
         except ExpressionError:

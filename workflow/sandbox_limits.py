@@ -1,12 +1,23 @@
-"""Per-call resource bounds of the sandbox: a wall-clock deadline and a size budget."""
+"""Per-call resource bounds of the sandbox: a CPU-time budget and a size budget.
+
+The time bound counts the CPU time of the evaluating thread (time.thread_time), not the wall
+clock: on a busy server a decision that takes microseconds of work may wait a second for a core,
+and a wall-clock deadline would fail it (it did, for the literal `False`, under CI load). A
+thread that is descheduled, or waits for the GIL while another thread runs, spends no CPU time,
+so only the expression's own work counts against it.
+"""
 
 from __future__ import annotations
 
 import sys
 import threading
-from time import perf_counter
+from time import thread_time
 from types import FrameType
 from typing import Any
+
+# The CPU seconds one sandbox call may use unless a Sandbox is given its own bound: generous,
+# since real expressions take microseconds; it only has to stop runaway loops.
+DEFAULT_CPU_SECONDS = 1.0
 
 # Compiled sandbox code carries this file name, so the tracer can tell it from our own guards.
 SANDBOX_FILENAME = "<sandbox>"
@@ -27,12 +38,12 @@ class DeadlineExceeded(BaseException):
 
 
 class CallLimits:
-    """The bounds of one sandbox call: its deadline and how many items it may still build."""
+    """The bounds of one sandbox call: its CPU deadline and how many items it may still build."""
 
     __slots__ = ("deadline", "max_sequence", "max_total", "spent", "tracer")
 
     def __init__(self, time_limit: float, max_sequence: int) -> None:
-        self.deadline = perf_counter() + time_limit
+        self.deadline = thread_time() + time_limit
         self.max_sequence = max_sequence
         self.max_total = max_sequence * TOTAL_FACTOR
         self.spent = 0
@@ -60,7 +71,7 @@ def _make_tracer(deadline: float) -> Any:
     # Raising from a trace function ends the traced code with that exception (and CPython drops
     # the tracer); the caller restores the previous one. No signals: it works in any thread.
     def tracer(frame: FrameType, event: str, arg: object) -> Any:
-        if perf_counter() > deadline:
+        if thread_time() > deadline:
             raise DeadlineExceeded
         if frame.f_code.co_filename == SANDBOX_FILENAME:
             return tracer
@@ -73,8 +84,8 @@ _active = threading.local()
 
 
 def tick() -> None:
-    """Called at the top of every `while` round: raise once the deadline has passed."""
-    if perf_counter() > current().deadline:
+    """Called at the top of every `while` round: raise once the CPU deadline has passed."""
+    if thread_time() > current().deadline:
         raise DeadlineExceeded
 
 

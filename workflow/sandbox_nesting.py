@@ -49,7 +49,7 @@ import operator
 from collections.abc import Callable, Collection
 from datetime import date, datetime, time, timedelta
 from itertools import compress, repeat
-from time import perf_counter
+from time import thread_time
 from typing import Any, cast
 
 from workflow.sandbox_limits import CallLimits, DeadlineExceeded, Refusal, current
@@ -89,7 +89,7 @@ def nested_size(
     pending = [value]
     while pending and total <= budget:
         steps += 1
-        if not steps % _STEPS_PER_CLOCK_CHECK and deadline and perf_counter() > deadline:
+        if not steps % _STEPS_PER_CLOCK_CHECK and deadline and thread_time() > deadline:
             raise DeadlineExceeded
         item = pending.pop()
         parts: Collection[Any]
