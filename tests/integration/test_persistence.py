@@ -47,6 +47,8 @@ TABLES = {
     "external_tasks",
     "notifications",
     "email_deliveries",
+    "incident_case_facts",
+    "case_answers",
 }
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIGRATION_FILES = (

@@ -2,6 +2,7 @@
 
 from services.db.models.accounts import ROLES, ApiToken, Membership, School, User
 from services.db.models.base import Base
+from services.db.models.cases import ANSWER_KINDS, CaseAnswer, IncidentCaseFacts
 from services.db.models.definitions import DefinitionVersion, ProcessDefinition
 from services.db.models.documents import (
     DOCUMENT_KINDS,
@@ -22,6 +23,7 @@ from services.db.models.notifications import NOTIFICATION_KINDS, EmailDelivery, 
 from services.db.models.records import AuditEvent, OutboxMessage, ProcessedMessage
 
 __all__ = [
+    "ANSWER_KINDS",
     "DOCUMENT_KINDS",
     "EXTERNAL_TASK_STATES",
     "INCIDENT_STATUSES",
@@ -31,6 +33,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "CaseAnswer",
     "Child",
     "DefinitionVersion",
     "Document",
@@ -38,6 +41,7 @@ __all__ = [
     "ExternalTask",
     "HumanTask",
     "Incident",
+    "IncidentCaseFacts",
     "IncidentChild",
     "IncidentExclusion",
     "Membership",

@@ -23,6 +23,7 @@ from services.domain.handlers.common import (
     write_outbox,
 )
 from services.domain.handlers.progress import Step, record_progress
+from services.domain.history_answers import record_completion
 from services.domain.results import Outcome
 from workflow import engine
 from workflow.definition import Definition
@@ -144,6 +145,16 @@ def _record_start(
         old_values={},
         new_values=jsonable(validate_submission(disclosure.form, command.data)),
         occurred_at=now,
+    )
+    record_completion(
+        uow,
+        incident,
+        task_id=disclosure.id,
+        bpmn_id=disclosure.bpmn_id,
+        lane=disclosure.lane,
+        values=jsonable(validate_submission(disclosure.form, command.data)),
+        actor_id=command.actor_id,
+        now=now,
     )
     return [IncidentStarted(incident.school_id, incident.id, definition.process_id)]
 

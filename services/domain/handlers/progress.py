@@ -23,6 +23,7 @@ from services.domain.events import (
     TimerScheduled,
 )
 from services.domain.handlers.common import incident_target, task_target
+from services.domain.history_answers import note_case_facts
 from workflow.model import ExternalTaskView, InstanceStatus, TaskView
 from workflow.timing import Calendar
 
@@ -52,6 +53,7 @@ def record_progress(
     events += _sync_external(uow, incident, status, step)
     events += _schedule_timer(incident, status)
     events += _close(uow, incident, status, step)
+    note_case_facts(uow, incident, status.data, step.now)  # route and criteria, for lists
     return events
 
 

@@ -25,6 +25,7 @@ from services.domain.handlers.common import (
     write_outbox,
 )
 from services.domain.handlers.progress import Step, record_progress
+from services.domain.history_answers import record_completion
 from services.domain.results import Outcome
 from workflow import engine
 from workflow.errors import TaskNotReady
@@ -121,4 +122,14 @@ def _audit_completion(
         old_values=old_values,
         new_values=new_values,
         occurred_at=now,
+    )
+    record_completion(
+        uow,
+        incident,
+        task_id=view.id,
+        bpmn_id=view.bpmn_id,
+        lane=view.lane,
+        values=new_values,
+        actor_id=command.actor_id,
+        now=now,
     )
