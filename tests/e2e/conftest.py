@@ -38,7 +38,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 SAFEGUARD = Path(sys.executable).parent / "safeguard"
-START_TIMEOUT_SECONDS = 30
+START_TIMEOUT_SECONDS = 120  # a hang guard: a loaded CI machine starts the server slowly
 
 
 def running_in_ci() -> bool:

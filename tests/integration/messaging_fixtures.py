@@ -332,8 +332,14 @@ def effects(database: Database, consumer_name: str) -> Counter[str]:
 # --- running things until they are done -------------------------------------------------------
 
 
+# Waits are hang guards, not speed tests: CI shares two cores with everything else, so a wait
+# never gives up sooner than this, whatever a test asks for.
+MIN_WAIT_SECONDS = 90.0
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll `predicate` until true; fail naming `what` after `timeout` seconds."""
+    """Poll `predicate` until true; fail naming `what` after `timeout` (at least 90) seconds."""
+    timeout = max(timeout, MIN_WAIT_SECONDS)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

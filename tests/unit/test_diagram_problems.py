@@ -127,14 +127,14 @@ def test_the_minimal_process_lints_clean() -> None:
 
 @pytest.mark.parametrize("name", ["xxe_external_entity.bpmn", "billion_laughs.bpmn"])
 def test_entity_declarations_are_refused_fast_without_expansion(name: str) -> None:
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: a busy machine does not inflate it
     problem = refusal(fixture(BAD / name))
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
 
     assert "DOCTYPE/entity declarations are not allowed" in problem.message
     assert "XXE and entity-expansion protection" in problem.message
     assert problem.line == 2
-    assert elapsed < 0.05
+    assert elapsed < 0.5  # expanding the entities would take minutes
 
 
 def test_an_external_entity_is_never_read(tmp_path: Path) -> None:
@@ -183,9 +183,9 @@ def test_an_empty_file_is_refused(content: bytes) -> None:
 
 def test_a_file_over_the_size_limit_is_refused_before_parsing() -> None:
     huge = BPMN_HEAD.encode() + b" " * MAX_FILE_BYTES + b"</bpmn:definitions>"
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time: parsing 2 MB would take far more than this
     problem = refusal(source("huge.bpmn", huge))
-    assert time.perf_counter() - started < 0.05
+    assert time.thread_time() - started < 0.5
     assert "the limit is 2 MB" in problem.message
     assert problem.line is None
 
