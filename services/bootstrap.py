@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 
 from services.config import Settings
-from services.db import SqlAlchemyUnitOfWork, make_engine, make_session_factory
-from services.domain.bus import MessageBus
+from services.db import make_engine, make_session_factory
 from services.domain.bus import bootstrap as bootstrap_bus
 from services.domain.clock import Clock, SystemClock
 from services.messaging import EmbeddedMessaging
@@ -33,35 +29,13 @@ from services.notifications import (
     start_email_sender,
 )
 from services.notifications.email_queue import EMAIL_POLL_SECONDS
+from services.runtime import Runtime
 from services.scheduling.calendars import school_calendars
+from services.scheduling.running import RunningScheduler, start_in_process_scheduler
+from services.workers import worker_consumers
 from workflow.sandbox import set_default_time_limit
 
-if TYPE_CHECKING:
-    from services.scheduling.running import RunningScheduler
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """What one process shares: settings, the engine, sessions, the clock and the message bus."""
-
-    settings: Settings
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    clock: Clock
-    bus: MessageBus
-
-    def unit_of_work(self) -> SqlAlchemyUnitOfWork:
-        """Return a new unit of work (enter it with `with`); one per command or request."""
-        return SqlAlchemyUnitOfWork(self.session_factory)
-
-    @property
-    def uow_factory(self) -> Callable[[], SqlAlchemyUnitOfWork]:
-        """The unit-of-work factory, for code that takes one as an argument."""
-        return self.unit_of_work
-
-    def close(self) -> None:
-        """Close the engine's pooled connections (at the end of a CLI command or a test)."""
-        self.engine.dispose()
+__all__ = ["EmbeddedServices", "Runtime", "bootstrap", "start_embedded_services"]
 
 
 def bootstrap(
@@ -126,10 +100,6 @@ def start_embedded_services(
     no consumer binds are marked sent with a note rather than retried (as the broker's
     alternate exchange keeps them). The email sender runs only when SMTP is configured.
     """
-    # Imported here: these modules build on Runtime, defined above.
-    from services.scheduling.running import start_in_process_scheduler
-    from services.workers import worker_consumers
-
     stopping = threading.Event()
     consumers = [
         notifier_for(runtime.settings, clock=runtime.clock.now),

@@ -6,7 +6,7 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
-from services.bootstrap import Runtime
+from services.runtime import Runtime
 from services.scheduling.scheduler import Scheduler, SchedulerOptions
 
 

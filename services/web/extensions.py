@@ -12,8 +12,8 @@ from typing import TypeVar
 from flask import Blueprint, Flask, current_app
 from flask_wtf.csrf import CSRFProtect
 
-from services.bootstrap import Runtime
 from services.db import SqlAlchemyUnitOfWork
+from services.runtime import Runtime
 
 RUNTIME_KEY = "safeguard.runtime"
 

@@ -32,7 +32,7 @@ from services.domain.errors import NotFound, TaskNoLongerReady
 from services.messaging.ports import Consumer, Delivery, MessageInvalid
 
 if TYPE_CHECKING:
-    from services.bootstrap import Runtime
+    from services.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
