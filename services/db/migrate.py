@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,9 @@ MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # Any fixed 64-bit number: processes starting together (web, relay, scheduler) migrate one
 # at a time on PostgreSQL; the later ones find the schema current and do nothing.
 _PG_MIGRATION_LOCK = 7_305_202_601
+
+# command.upgrade or command.downgrade: both run under the same lock and checks.
+_Step = Callable[[Config, str], None]
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -54,20 +58,33 @@ def upgrade_database(url: str | URL, revision: str = "head") -> None:
     try:
         with engine.connect() as connection:
             if connection.dialect.name == "sqlite":
-                _upgrade_sqlite(connection, revision)
+                _upgrade_sqlite(connection, revision, command.upgrade)
             else:
-                _upgrade_postgresql(connection, revision)
+                _upgrade_postgresql(connection, revision, command.upgrade)
     finally:
         engine.dispose()
 
 
-def _upgrade_postgresql(connection: Connection, revision: str) -> None:
+def downgrade_database(url: str | URL, revision: str) -> None:
+    """Take a database back to `revision` in one transaction (tests of migrations, rollbacks)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                _upgrade_sqlite(connection, revision, command.downgrade)
+            else:
+                _upgrade_postgresql(connection, revision, command.downgrade)
+    finally:
+        engine.dispose()
+
+
+def _upgrade_postgresql(connection: Connection, revision: str, step: _Step) -> None:
     with connection.begin():
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
-        command.upgrade(alembic_config(connection), revision)
+        step(alembic_config(connection), revision)
 
 
-def _upgrade_sqlite(connection: Connection, revision: str) -> None:
+def _upgrade_sqlite(connection: Connection, revision: str, step: _Step) -> None:
     # SQLite's own recipe for schema changes: foreign keys off while batch mode copies and
     # renames tables, one write transaction (BEGIN IMMEDIATE also keeps two migrating
     # processes apart), and a foreign key check before commit.
@@ -76,7 +93,7 @@ def _upgrade_sqlite(connection: Connection, revision: str) -> None:
         # The driver only opens transactions before DML; opened by hand, DDL joins it too.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
         try:
-            command.upgrade(alembic_config(connection), revision)
+            step(alembic_config(connection), revision)
             problems = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if problems:
                 raise MigrationFailed(

@@ -93,7 +93,7 @@ def inbox_tasks(
         select(HumanTask)
         .join(HumanTask.incident)
         .where(
-            Incident.school_id == school_id,
+            HumanTask.school_id == school_id,  # served by ix_human_tasks_school_ready
             HumanTask.state == "ready",
             or_(mine, pool),
             ~_excluded(user_id),

@@ -49,6 +49,13 @@ TABLES = {
     "email_deliveries",
     "incident_case_facts",
     "case_answers",
+    "incident_parties",
+    "file_transfers",
+    "incident_retention",
+    "retention_policies",
+    "break_glass_grants",
+    "invitations",
+    "sign_in_throttles",
 }
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIGRATION_FILES = (
@@ -163,6 +170,7 @@ def write_a_command(uow: SqlAlchemyUnitOfWork, world: World, tag: str) -> str:
         uow.tasks.add(
             task_id=f"{tag}-task-{n}",
             incident_id=incident.id,
+            school_id=incident.school_id,
             bpmn_id="review",
             name="Review",
             role=role,
@@ -242,6 +250,7 @@ def test_second_commit_on_a_stale_incident_raises_and_keeps_the_first(
         second.tasks.add(
             task_id=f"{incident_id}-late",
             incident_id=incident_id,
+            school_id=theirs.school_id,
             bpmn_id="b",
             name="B",
             role="dsl",
@@ -393,7 +402,12 @@ def test_inbox_lists_ready_tasks_overdue_first_and_pages(
         ids = {name: f"{incident.id}-{name}" for name in tasks}
         for name, (owner, role, due_at, created_at, state) in tasks.items():
             task = uow.tasks.add(
-                task_id=ids[name], incident_id=owner.id, bpmn_id=name, name=name, role=role
+                task_id=ids[name],
+                incident_id=owner.id,
+                school_id=owner.school_id,
+                bpmn_id=name,
+                name=name,
+                role=role,
             )
             task.due_at, task.created_at, task.state = due_at, created_at, state
         uow.commit()

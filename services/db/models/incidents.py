@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -62,14 +63,26 @@ class HumanTask(Base):
     __tablename__ = "human_tasks"
     __table_args__ = (
         CheckConstraint(in_list("state", TASK_STATES), name="state_known"),
-        # The inbox: ready tasks for a set of roles, most overdue first.
-        Index("ix_human_tasks_inbox", "state", "role", "due_at", "created_at"),
+        # The inbox: one school's ready tasks for a set of roles, most overdue first. Partial
+        # (ready tasks only), so it stays as small as the open work however many incidents
+        # have closed; school first, so one school's inbox never reads another's rows.
+        Index(
+            "ix_human_tasks_school_ready",
+            "school_id",
+            "role",
+            "due_at",
+            "created_at",
+            sqlite_where=text("state = 'ready'"),
+            postgresql_where=text("state = 'ready'"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     incident_id: Mapped[str] = mapped_column(
         ForeignKey("incidents.id", ondelete="CASCADE"), index=True
     )
+    # The incident's school, kept on the task so the inbox needs no walk through incidents.
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))
     bpmn_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(50))  # the lane that owns the task
@@ -98,7 +111,11 @@ class IncidentExclusion(Base):
 
 
 class Child(Base):
-    """A child known to a school; date of birth drives retention (DOB + 25 years) later."""
+    """A child known to a school; date of birth drives retention (DOB + 25 years).
+
+    A child named by the person reporting stays unconfirmed until a DSL confirms them or
+    merges them into a child the school already knows (merged_into_id then points there).
+    """
 
     __tablename__ = "children"
 
@@ -106,11 +123,15 @@ class Child(Base):
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), index=True)
     display_name: Mapped[str] = mapped_column(String(200))
     date_of_birth: Mapped[date | None] = mapped_column(Date)
+    year_group: Mapped[str | None] = mapped_column(String(20))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    merged_into_id: Mapped[int | None] = mapped_column(Integer)  # a child id (kept on purpose)
+    created_by: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class IncidentChild(Base):
-    """How a child is involved in an incident ('pictured', 'shared', 'received', ...)."""
+    """How a child is involved in an incident ('pictured', 'shared', 'received', 'disclosed')."""
 
     __tablename__ = "incident_children"
 
@@ -120,3 +141,5 @@ class IncidentChild(Base):
     # Indexed for a child's chronology across incidents.
     child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    added_by: Mapped[int | None] = mapped_column(Integer)
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

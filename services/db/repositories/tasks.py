@@ -23,6 +23,7 @@ class TaskRepository:
         *,
         task_id: str,
         incident_id: str,
+        school_id: int,
         bpmn_id: str,
         name: str,
         role: str,
@@ -33,6 +34,7 @@ class TaskRepository:
         task = HumanTask(
             id=task_id,
             incident_id=incident_id,
+            school_id=school_id,
             bpmn_id=bpmn_id,
             name=name,
             role=role,
@@ -80,7 +82,7 @@ class TaskRepository:
             select(HumanTask)
             .join(HumanTask.incident)
             .where(
-                Incident.school_id == school_id,
+                HumanTask.school_id == school_id,
                 HumanTask.state == "ready",
                 HumanTask.role.in_(sorted(roles)),
             )

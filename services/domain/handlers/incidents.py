@@ -107,6 +107,7 @@ def _disclosure_row(
     row = uow.tasks.add(
         task_id=disclosure.id,
         incident_id=incident.id,
+        school_id=incident.school_id,
         bpmn_id=disclosure.bpmn_id,
         name=disclosure.name[:255],
         role=disclosure.lane,

@@ -132,6 +132,7 @@ def _add_row(
     task = uow.tasks.add(
         task_id=view.id,
         incident_id=incident.id,
+        school_id=incident.school_id,
         bpmn_id=view.bpmn_id,
         name=view.name[:255],
         role=view.lane,
