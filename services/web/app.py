@@ -17,6 +17,7 @@ from services.config import Settings
 from services.web import assets, errors, ids, navigation, security
 from services.web.api import bp as api_bp
 from services.web.auth import bp as auth_bp
+from services.web.cases import register_incident_list
 from services.web.extensions import csrf, init_runtime
 from services.web.home import bp as home_bp
 from services.web.incidents.areas import register_case_pages
@@ -60,4 +61,5 @@ def _register_areas(app: Flask) -> None:
     app.register_blueprint(api_bp)
     navigation.add_navigation(app, "Your schools", "home.index")
     register_case_pages(app)  # incidents and the inbox, with their menu links
+    register_incident_list(app)  # the incidents list, case history and exports (issue 10)
     register_notification_pages(app)  # notifications and the operations page, with links

@@ -1,0 +1,16 @@
+"""The incidents area: the list and search of incidents, case history and exports (issue 10)."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from services.web.cases.blueprint import bp
+from services.web.navigation import add_navigation
+
+
+def register_incident_list(app: Flask) -> None:
+    """Add the incidents list (with its menu link) and the case history pages."""
+    from services.web.cases import history_views, views  # noqa: F401  # routes register on bp
+
+    app.register_blueprint(bp)
+    add_navigation(app, "Incidents", "cases.index", visible=lambda user: bool(user.schools))
