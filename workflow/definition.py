@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from workflow.errors import DefinitionInvalid, DiagramProblem
+from workflow.lane_roles import apply_lane_roles
 from workflow.lint import lint_bundle
 from workflow.model import SourceFile
 from workflow.spiff_parser import parse_process
@@ -74,7 +75,9 @@ def _parse_all(files: Sequence[SourceFile]) -> list[tuple[SourceFile, etree._Ele
     problems: list[DiagramProblem] = []
     for source in files:
         try:
-            trees.append((source, parse_xml(source)))
+            tree = parse_xml(source)
+            apply_lane_roles(tree)  # a modeller's `Lane_1x2y` with property role=dsl is 'dsl'
+            trees.append((source, tree))
         except DefinitionInvalid as error:
             problems.extend(error.problems)
     if problems:

@@ -8,7 +8,13 @@ from typing import Literal
 
 from workflow.errors import DiagramProblem
 from workflow.lint_common import CAMUNDA_NS, NS, DiagramFile, Element, bpmn_all, element_text
-from workflow.lint_iso8601 import is_date_time, is_duration, is_repeating_interval, looks_like_iso
+from workflow.lint_iso8601 import (
+    duration_days,
+    is_date_time,
+    is_duration,
+    is_repeating_interval,
+    looks_like_iso,
+)
 from workflow.sandbox import lint_expression
 from workflow.xml_safety import line_of
 
@@ -26,6 +32,8 @@ _TIMER_VALUES: dict[str, tuple[Callable[[str], bool], str, str]] = {
     ),
 }
 _SHOWN_CHARACTERS = 60
+# A timer or due date further off than this is a typing slip ('P99999Y' overflows the clock).
+MAX_TIMER_YEARS = 10
 
 
 def check_bpmn_expressions(diagram: DiagramFile) -> list[DiagramProblem]:
@@ -124,6 +132,20 @@ def _check_timer(
         return problem(
             f'{what} value {constant.value!r} is not a valid {description} (e.g. "{example}")'
         )
+    return _check_range(constant.value, problem, what)
+
+
+def _check_range(
+    value: str, problem: Callable[[str], list[DiagramProblem]], what: str
+) -> list[DiagramProblem]:
+    durations = [part for part in value.split("/") if duration_days(part) is not None]
+    for part in durations:
+        days = duration_days(part) or 0.0
+        if days > MAX_TIMER_YEARS * 365.25:
+            return problem(
+                f"{what} {part!r} is more than {MAX_TIMER_YEARS} years: "
+                "give a duration of at most 10 years (e.g. 'P28D')"
+            )
     return []
 
 

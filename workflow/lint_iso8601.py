@@ -32,6 +32,26 @@ def is_duration(value: str) -> bool:
     return not any(_is_fraction(match.group(name)) for name in present[:-1])
 
 
+# Rough lengths in days, enough to tell a real deadline from an absurd one ('P99999Y').
+_DAYS = {"years": 366.0, "months": 31.0, "weeks": 7.0, "days": 1.0}
+_SECONDS = {"hours": 3600.0, "minutes": 60.0, "seconds": 1.0}
+
+
+def duration_days(value: str) -> float | None:
+    """An ISO 8601 duration's length in days (months and years counted long); None if not one."""
+    match = _DURATION.fullmatch(value)
+    if match is None or not is_duration(value):
+        return None
+    days = 0.0
+    for name, size in _DAYS.items():
+        if match.group(name):
+            days += float(match.group(name).replace(",", ".")) * size
+    for name, size in _SECONDS.items():
+        if match.group(name):
+            days += float(match.group(name).replace(",", ".")) * size / 86400
+    return days
+
+
 def _is_fraction(number: str) -> bool:
     return "." in number or "," in number
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from workflow.errors import DiagramProblem
-from workflow.lint_common import DiagramFile, Element, bpmn_all, element_text, is_role_id
+from workflow.lint_common import NS, DiagramFile, Element, bpmn_all, element_text, is_role_id
+
+ROLE_PROPERTY = "role"
 
 
 def check_lanes(diagram: DiagramFile) -> list[DiagramProblem]:
@@ -13,12 +15,22 @@ def check_lanes(diagram: DiagramFile) -> list[DiagramProblem]:
     problems = []
     for lane in bpmn_all(diagram.root, "lane"):
         lane_id = lane.get("id", "")
-        if not is_role_id(lane_id):
+        role = lane_role_property(lane)
+        if role is not None and not is_role_id(role):
             problems.append(
                 diagram.problem(
                     lane,
-                    f"lane id {lane_id!r} is not a role id: use a lowercase identifier naming "
-                    "the role, e.g. 'dsl' or 'staff' (the lane's name is what people read)",
+                    f"lane property 'role' is {role!r}, not a role id: give a lowercase role "
+                    "id such as 'dsl', 'headteacher' or 'staff'",
+                )
+            )
+        elif role is None and not is_role_id(lane_id):
+            problems.append(
+                diagram.problem(
+                    lane,
+                    f"lane id {lane_id!r} is not a role id: select the lane and add the "
+                    "extension property 'role' with the role id as its value (e.g. 'dsl'), "
+                    "or rename the lane's id to the role id (the lane's name is what people read)",
                 )
             )
         if bpmn_all(lane, "childLaneSet"):
@@ -28,6 +40,14 @@ def check_lanes(diagram: DiagramFile) -> list[DiagramProblem]:
     for process in bpmn_all(diagram.root, "process"):
         problems.extend(_check_user_tasks(diagram, process))
     return problems
+
+
+def lane_role_property(lane: Element) -> str | None:
+    """The lane's extension property 'role' (Camunda Modeler: Extension properties), if set."""
+    for prop in lane.iterfind("bpmn:extensionElements/camunda:properties/camunda:property", NS):
+        if ROLE_PROPERTY in (prop.get("name"), prop.get("id")):
+            return (prop.get("value") or "").strip()
+    return None
 
 
 def _check_user_tasks(diagram: DiagramFile, process: Element) -> list[DiagramProblem]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
 import re
+from dataclasses import replace
 
 from lxml import etree
 
@@ -26,12 +28,27 @@ DMN_NAMESPACES = frozenset(
 # raw text (comments and CDATA included) keeps the check independent of parser behaviour.
 _DECLARATION = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _DECLARED_ENCODING = re.compile(r"\ufeff?\s*<\?xml[^>]*?encoding\s*=\s*[\"']([^\"']+)")
+_DECLARED_ENCODING_BYTES = re.compile(
+    rb"\s*<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]{1,40})[\"']"
+)
+_UTF16_STARTS = {
+    codecs.BOM_UTF16_LE: "utf-16",
+    codecs.BOM_UTF16_BE: "utf-16",
+    b"<\x00?\x00": "utf-16-le",
+    b"\x00<\x00?": "utf-16-be",
+}
 _UTF8_NAMES = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _LXML_POSITION_SUFFIX = re.compile(r", line \d+, column \d+$")
 
 
 def parse_xml(source: SourceFile) -> etree._ElementTree:
-    """Parse untrusted XML safely or raise DefinitionInvalid with one located DiagramProblem."""
+    """Parse untrusted XML safely or raise DefinitionInvalid with one located DiagramProblem.
+
+    Files in another encoding their XML declaration names (ISO-8859-1, windows-1252, UTF-16
+    with or without a byte-order mark) are decoded to UTF-8 first; the checks then read text.
+    """
+    _check_size(source)
+    source = _as_utf8(source)
     _check_text(source)
     tree = _parse(source)
     _check_root(source, tree)
@@ -53,7 +70,7 @@ def _reject(source: SourceFile, line: int | None, message: str) -> DefinitionInv
     return DefinitionInvalid([DiagramProblem(source.name, line, "", message)])
 
 
-def _check_text(source: SourceFile) -> None:
+def _check_size(source: SourceFile) -> None:
     content = source.content
     if len(content) > MAX_FILE_BYTES:
         size_kb = len(content) // 1024
@@ -62,6 +79,47 @@ def _check_text(source: SourceFile) -> None:
             None,
             f"file is {size_kb} KB; the limit is {MAX_FILE_BYTES // (1024 * 1024)} MB per file",
         )
+
+
+def _as_utf8(source: SourceFile) -> SourceFile:
+    """The file re-encoded as UTF-8 when it is in another encoding that it names or marks."""
+    content = source.content
+    encoding = next(
+        (name for start, name in _UTF16_STARTS.items() if content.startswith(start)), None
+    )
+    if encoding is None:
+        if content.startswith(codecs.BOM_UTF8):
+            return replace(source, content=content[len(codecs.BOM_UTF8) :])
+        declared = _DECLARED_ENCODING_BYTES.match(content)
+        if declared is None or declared.group(1).decode("ascii").lower() in _UTF8_NAMES:
+            return source
+        encoding = declared.group(1).decode("ascii")
+    try:
+        codec = codecs.lookup(encoding)
+    except LookupError:
+        raise _reject(
+            source, 1, f"file declares encoding {encoding!r}, which is not known: save it as UTF-8"
+        ) from None
+    try:
+        text = content.decode(codec.name)
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        raise _reject(
+            source,
+            line,
+            f"file is not valid {encoding} text (byte 0x{content[error.start]:02x} at offset "
+            f"{error.start}): save it as UTF-8",
+        ) from None
+    text = text.removeprefix("\ufeff")
+    declared_text = _DECLARED_ENCODING.match(text)
+    if declared_text is not None:
+        start, end = declared_text.span(1)
+        text = text[:start] + "UTF-8" + text[end:]
+    return replace(source, content=text.encode("utf-8"))
+
+
+def _check_text(source: SourceFile) -> None:
+    content = source.content
     if not content.strip():
         raise _reject(source, None, "file is empty: upload a .bpmn or .dmn file saved by a modeler")
     try:
