@@ -24,6 +24,9 @@ DEMO_PEOPLE = (
     ("head@demo.school", "Hari Head", "headteacher"),
     ("auditor@demo.school", "Ari Auditor", "auditor"),
     ("admin@demo.school", "Ada Admin", "admin"),
+    # Two process admins: changing the process needs one to author and another to approve.
+    ("process@demo.school", "Pat Process", "process_admin"),
+    ("process2@demo.school", "Robin Process", "process_admin"),
 )
 
 

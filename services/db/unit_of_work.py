@@ -13,15 +13,18 @@ from services.db.models import Incident
 from services.db.repositories import (
     ApiTokenRepository,
     AuditRepository,
+    BreakGlassGrantRepository,
     ChildRepository,
     DefinitionRepository,
     DocumentRepository,
     ExternalTaskRepository,
     IncidentRepository,
+    InvitationRepository,
     NotificationRepository,
     OutboxRepository,
     ProcessedMessageRepository,
     SchoolRepository,
+    SignInThrottleRepository,
     TaskRepository,
     UserRepository,
 )
@@ -39,6 +42,9 @@ class SqlAlchemyUnitOfWork:
     schools: SchoolRepository
     users: UserRepository
     tokens: ApiTokenRepository
+    break_glass: BreakGlassGrantRepository
+    invitations: InvitationRepository
+    throttles: SignInThrottleRepository
     definitions: DefinitionRepository
     incidents: IncidentRepository
     tasks: TaskRepository
@@ -69,6 +75,9 @@ class SqlAlchemyUnitOfWork:
         self.schools = SchoolRepository(session)
         self.users = UserRepository(session)
         self.tokens = ApiTokenRepository(session)
+        self.break_glass = BreakGlassGrantRepository(session)
+        self.invitations = InvitationRepository(session)
+        self.throttles = SignInThrottleRepository(session)
         self.definitions = DefinitionRepository(session)
         self.incidents = IncidentRepository(session)
         self.tasks = TaskRepository(session)

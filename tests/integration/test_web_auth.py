@@ -679,9 +679,12 @@ def test_init_demo_sets_up_the_database_process_and_demo_school_idempotently(
         "head@demo.school",
         "auditor@demo.school",
         "admin@demo.school",
+        "process@demo.school",
+        "process2@demo.school",
     ):
         assert email in out
-    assert out.count("TOTP secret:") == 3
+    # Everyone but staff reads records (or changes the process): all have a second factor.
+    assert out.count("TOTP secret:") == 6
     assert "safeguard totp-code EMAIL" in out
     password = re.search(r"Password for every demo account: (\S+)", out)
     assert password is not None
@@ -696,7 +699,7 @@ def test_init_demo_sets_up_the_database_process_and_demo_school_idempotently(
     database = sqlite3.connect(tmp_path / "instance" / "safeguard.sqlite3")
     try:
         assert database.execute("select count(*) from schools").fetchone() == (1,)
-        assert database.execute("select count(*) from users").fetchone() == (5,)
+        assert database.execute("select count(*) from users").fetchone() == (7,)
         assert database.execute("select count(*) from definition_versions").fetchone() == (1,)
         memberships = database.execute(
             "select u.email, m.role, s.name from users u join memberships m on m.user_id = u.id "
@@ -709,6 +712,8 @@ def test_init_demo_sets_up_the_database_process_and_demo_school_idempotently(
         ("auditor@demo.school", "auditor", "Demo School"),
         ("dsl@demo.school", "dsl", "Demo School"),
         ("head@demo.school", "headteacher", "Demo School"),
+        ("process2@demo.school", "process_admin", "Demo School"),
+        ("process@demo.school", "process_admin", "Demo School"),
         ("staff@demo.school", "staff", "Demo School"),
     ]
 

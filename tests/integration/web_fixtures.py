@@ -22,7 +22,8 @@ What they give:
 - `clock`: the app's FixedClock (starts at the real time); move it with `clock.advance(...)`.
   login() moves it 30 s before entering a code, since a code is accepted only once.
 - `make_user(role, ...)`: a user with TEST_PASSWORD and a role in a new school (or `school_id`);
-  TOTP is enrolled for dsl, headteacher and admin unless `totp=False` (to test enrolment).
+  TOTP is enrolled for every role that needs it (dsl, headteacher, auditor, admin,
+  process_admin) unless `totp=False` (to test enrolment); `totp=True` enrols staff too.
 - `login(client, email, password=TEST_PASSWORD)`: signs in through the real pages (CSRF token,
   code or authenticator set-up) and fails the test if it does not end signed in.
 - `csrf_token(client, path)`: the CSRF token of the form on a page, for POSTs of your own.
@@ -47,6 +48,7 @@ from werkzeug.test import TestResponse
 
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings
+from services.db.models.accounts import SECOND_FACTOR_ROLES
 from services.domain.clock import FixedClock
 from services.web import create_app
 from services.web.auth.passwords import hash_password
@@ -54,7 +56,7 @@ from services.web.extensions import RUNTIME_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST_PASSWORD = "correct horse battery staple"  # test data
-TOTP_ROLES = frozenset({"dsl", "headteacher", "admin"})
+TOTP_ROLES = SECOND_FACTOR_ROLES  # every role that reads records signs in with a code
 
 
 @dataclass(frozen=True)

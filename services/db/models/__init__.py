@@ -10,6 +10,7 @@ from services.db.models.documents import (
     Document,
     ExternalTask,
 )
+from services.db.models.identity import BreakGlassGrant, Invitation, SignInThrottle
 from services.db.models.incidents import (
     INCIDENT_STATUSES,
     TASK_STATES,
@@ -33,6 +34,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "BreakGlassGrant",
     "CaseAnswer",
     "Child",
     "DefinitionVersion",
@@ -44,11 +46,13 @@ __all__ = [
     "IncidentCaseFacts",
     "IncidentChild",
     "IncidentExclusion",
+    "Invitation",
     "Membership",
     "Notification",
     "OutboxMessage",
     "ProcessDefinition",
     "ProcessedMessage",
     "School",
+    "SignInThrottle",
     "User",
 ]

@@ -19,7 +19,10 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 from services.db.column_types import UTCDateTime, utcnow
 from services.db.models.base import Base, in_list
 
-ROLES = ("staff", "dsl", "headteacher", "auditor", "admin")
+ROLES = ("staff", "dsl", "headteacher", "auditor", "admin", "process_admin")
+# Roles that read records (or change how they are handled): a second factor is always required.
+SECOND_FACTOR_ROLES = frozenset({"dsl", "headteacher", "auditor", "admin", "process_admin"})
+TOKEN_SCOPES = ("read", "write")  # write: read and write
 
 
 class School(Base):
@@ -30,6 +33,10 @@ class School(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     slug: Mapped[str] = mapped_column(String(100), unique=True)
+    # The school's setting: staff (not only the roles that read records) need a second factor.
+    staff_second_factor: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -79,14 +86,21 @@ class Membership(Base):
 
 
 class ApiToken(Base):
-    """An API token, kept only as the SHA-256 of the token: the token itself is never stored."""
+    """An API token, kept only as the SHA-256 of the token: the token itself is never stored.
+
+    `scope` is "read" (GET only) or "write" (read and write); every token expires.
+    """
 
     __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint(in_list("scope", TOKEN_SCOPES), name="scope_known"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     label: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(10), default="write", server_default="write")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.db.column_types import utcnow
 from services.db.models import ApiToken, Membership, School, User
 from services.db.models.accounts import normalise_email
 from services.db.repositories.paging import check_page
@@ -94,23 +95,49 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+DEFAULT_TOKEN_LIFETIME = timedelta(days=90)
+
+
 class ApiTokenRepository:
     """API tokens, stored and found by their hash only."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, user_id: int, token: str, label: str) -> ApiToken:
-        """Record a new token for a user; only its hash is kept."""
-        api_token = ApiToken(user_id=user_id, token_hash=hash_token(token), label=label)
+    def add(
+        self,
+        user_id: int,
+        token: str,
+        label: str,
+        *,
+        scope: str = "write",
+        expires_at: datetime | None = None,
+        created_at: datetime | None = None,
+    ) -> ApiToken:
+        """Record a new token for a user (90 days unless `expires_at`); only its hash is kept."""
+        created = created_at or utcnow()
+        api_token = ApiToken(
+            user_id=user_id,
+            token_hash=hash_token(token),
+            label=label,
+            scope=scope,
+            created_at=created,
+            expires_at=expires_at or created + DEFAULT_TOKEN_LIFETIME,
+        )
         self._session.add(api_token)
         self._session.flush()
         return api_token
 
-    def find_active(self, token: str) -> ApiToken | None:
-        """Return the unrevoked token record matching this token, if any."""
+    def get(self, token_id: int) -> ApiToken | None:
+        """Return the token record with this id, if any."""
+        return self._session.get(ApiToken, token_id)
+
+    def find_active(self, token: str, at: datetime | None = None) -> ApiToken | None:
+        """Return the unrevoked, unexpired token record matching this token, if any."""
         query = select(ApiToken).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
+            ApiToken.token_hash == hash_token(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > (at or utcnow()),
         )
         return self._session.scalar(query)
 
@@ -126,9 +153,20 @@ class ApiTokenRepository:
         )
         return list(self._session.scalars(query))
 
-    def revoke(self, token_ids: Iterable[int], at: datetime) -> None:
-        """Mark these tokens revoked from `at` on."""
+    def revoke(self, token_ids: Iterable[int], at: datetime, by: int | None = None) -> list[int]:
+        """Mark these tokens revoked from `at` on (by whom); return the ids newly revoked."""
+        revoked: list[int] = []
         for token_id in token_ids:
             api_token = self._session.get(ApiToken, token_id)
             if api_token is not None and api_token.revoked_at is None:
                 api_token.revoked_at = at
+                api_token.revoked_by = by
+                revoked.append(token_id)
+        return revoked
+
+    def active_ids_of(self, user_id: int, at: datetime) -> list[int]:
+        """Return the ids of a user's tokens that still work."""
+        query = select(ApiToken.id).where(
+            ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None), ApiToken.expires_at > at
+        )
+        return list(self._session.scalars(query))

@@ -27,7 +27,7 @@ from sqlalchemy import select, update
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import Membership, School, User
-from services.db.models.accounts import ROLES
+from services.db.models.accounts import ROLES, SECOND_FACTOR_ROLES
 from services.web.extensions import runtime
 
 _P = ParamSpec("_P")
@@ -52,6 +52,8 @@ class SignedInUser:
     email: str
     display_name: str
     schools: tuple[SchoolRoles, ...]
+    # A role that reads records, or a school requiring it of staff: password alone is not enough.
+    needs_second_factor: bool = False
 
     def roles_in(self, school_id: int) -> frozenset[str]:
         """Return the roles held in one school (empty for a school the user is not in)."""
@@ -69,31 +71,42 @@ class SignedInUser:
 def load_signed_in_user(uow: SqlAlchemyUnitOfWork, user: User) -> SignedInUser:
     """Build the SignedInUser for a user row, reading their memberships (inside an open uow)."""
     query = (
-        select(School.id, School.name, Membership.role)
+        select(School.id, School.name, Membership.role, School.staff_second_factor)
         .join(Membership, Membership.school_id == School.id)
         .where(Membership.user_id == user.id)
         .order_by(School.name, School.id)
     )
     by_school: dict[int, tuple[str, list[str]]] = {}
-    for school_id, school_name, role in uow.session.execute(query):
+    needs_second_factor = False
+    for school_id, school_name, role, staff_second_factor in uow.session.execute(query):
         by_school.setdefault(school_id, (school_name, []))[1].append(role)
+        needs_second_factor |= role in SECOND_FACTOR_ROLES or bool(staff_second_factor)
     schools = tuple(
         SchoolRoles(school_id, name, tuple(sorted(roles, key=_role_order)))
         for school_id, (name, roles) in by_school.items()
     )
-    return SignedInUser(user.id, user.email, user.display_name, schools)
+    return SignedInUser(
+        user.id,
+        user.email,
+        user.display_name,
+        schools,
+        needs_second_factor or bool(user.totp_secret),
+    )
 
 
 def _role_order(role: str) -> int:
     return ROLES.index(role) if role in ROLES else len(ROLES)
 
 
-def start_session(user_id: int, generation: int, now: datetime) -> None:
+def start_session(
+    user_id: int, generation: int, now: datetime, *, second_factor: bool = False
+) -> None:
     """Replace the whole session with a signed-in one for this user, in its session generation."""
     session.clear()
     session["user_id"] = user_id
     session["signed_in_at"] = now.timestamp()
     session["generation"] = generation
+    session["second_factor"] = second_factor
     session["nonce"] = secrets.token_urlsafe(24)
     session.permanent = True  # the idle timeout applies
 
@@ -142,7 +155,12 @@ def _user_from_session() -> SignedInUser | None:
         if user is None or not user.is_active or user.session_generation != generation:
             session.clear()  # gone, disabled, or signed out since this cookie was issued
             return None
-        return load_signed_in_user(uow, user)
+        signed_in = load_signed_in_user(uow, user)
+    if signed_in.needs_second_factor and session.get("second_factor") is not True:
+        # Given a reading role (or the school's setting) since signing in with a password alone.
+        session.clear()
+        return None
+    return signed_in
 
 
 def login_required(view: Callable[_P, _R]) -> Callable[_P, _R | Any]:

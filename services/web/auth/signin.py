@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 from sqlalchemy import select
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import AuditEvent, Membership, User
+from services.db.models import AuditEvent, Membership, School, User
+from services.db.models.accounts import SECOND_FACTOR_ROLES
 from services.web.auth import passwords, totp
 from services.web.auth.identity import end_every_session
 from services.web.auth.rate_limit import (
@@ -28,8 +29,8 @@ from services.web.auth.rate_limit import (
 
 SIGNED_IN = "auth.signed_in"
 TOTP_ENROLLED = "auth.totp_enrolled"
-# Roles that see the most sensitive records: they must use a second factor, in any school.
-TOTP_ROLES = frozenset({"dsl", "headteacher", "admin"})
+# Roles that read records: they must use a second factor, in any school.
+TOTP_ROLES = SECOND_FACTOR_ROLES
 
 
 class SignInRefused(Exception):
@@ -135,10 +136,14 @@ def check_code(
 
 
 def needs_second_factor(uow: SqlAlchemyUnitOfWork, user_id: int) -> bool:
-    """Tell whether the user holds a role that requires a second factor in any school."""
+    """Tell whether the user needs a second factor: a reading role, or a school requiring it."""
     query = (
         select(Membership.id)
-        .where(Membership.user_id == user_id, Membership.role.in_(sorted(TOTP_ROLES)))
+        .join(School, School.id == Membership.school_id)
+        .where(
+            Membership.user_id == user_id,
+            Membership.role.in_(sorted(TOTP_ROLES)) | School.staff_second_factor.is_(True),
+        )
         .limit(1)
     )
     return uow.session.scalar(query) is not None

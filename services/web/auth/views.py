@@ -154,7 +154,7 @@ def _confirm_code(
     except SignInRefused:
         form.code.errors = [WRONG_CODE]
         return None
-    start_session(pending["user_id"], generation, attempt.at)
+    start_session(pending["user_id"], generation, attempt.at, second_factor=True)
     return redirect(pending.get("next") or url_for("home.index"))
 
 

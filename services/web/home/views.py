@@ -14,6 +14,7 @@ ROLE_LABELS = {
     "headteacher": "Headteacher",
     "auditor": "Auditor",
     "admin": "Administrator",
+    "process_admin": "Process administrator",
 }
 
 
