@@ -72,7 +72,15 @@ def default_handlers() -> dict[type[Message[Any]], Handler]:
         queries.ViewIncident: views.view_incident,
         queries.Inbox: views.inbox,
         queries.DownloadDocument: documents.download_document,
+        **children_handlers(),
     }
+
+
+def children_handlers() -> dict[type[Message[Any]], Handler]:
+    """The commands and queries about children, chronologies, reports and retention."""
+    from services.domain.handlers.children_registry import handlers
+
+    return handlers()
 
 
 def bootstrap(

@@ -3,6 +3,13 @@
 from services.db.models.accounts import ROLES, ApiToken, Membership, School, User
 from services.db.models.base import Base
 from services.db.models.cases import ANSWER_KINDS, CaseAnswer, IncidentCaseFacts
+from services.db.models.children import (
+    CHILD_ROLES,
+    FileTransfer,
+    IncidentParty,
+    IncidentRetention,
+    RetentionPolicy,
+)
 from services.db.models.definitions import DefinitionVersion, ProcessDefinition
 from services.db.models.documents import (
     DOCUMENT_KINDS,
@@ -25,6 +32,7 @@ from services.db.models.records import AuditEvent, OutboxMessage, ProcessedMessa
 
 __all__ = [
     "ANSWER_KINDS",
+    "CHILD_ROLES",
     "DOCUMENT_KINDS",
     "EXTERNAL_TASK_STATES",
     "INCIDENT_STATUSES",
@@ -41,17 +49,21 @@ __all__ = [
     "Document",
     "EmailDelivery",
     "ExternalTask",
+    "FileTransfer",
     "HumanTask",
     "Incident",
     "IncidentCaseFacts",
     "IncidentChild",
     "IncidentExclusion",
+    "IncidentParty",
+    "IncidentRetention",
     "Invitation",
     "Membership",
     "Notification",
     "OutboxMessage",
     "ProcessDefinition",
     "ProcessedMessage",
+    "RetentionPolicy",
     "School",
     "SignInThrottle",
     "User",

@@ -166,6 +166,12 @@ OPERATIONS: dict[str, Operation] = {
 }
 
 
+def describe(operations: dict[str, Operation], schemas: dict[str, Schema]) -> None:
+    """Add an area's endpoints and schemas to the document (its views module calls this)."""
+    OPERATIONS.update(operations)
+    COMPONENT_SCHEMAS.update(schemas)
+
+
 def openapi_path(rule: str, prefix: str = "") -> str:
     """A Werkzeug rule (`/tasks/<task_id>/claim`) as an OpenAPI path (`/tasks/{task_id}/claim`).
 

@@ -1,0 +1,86 @@
+"""What follows the child: adults named as parties, file transfers, retention (issue 11)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.db.column_types import UTCDateTime, utcnow
+from services.db.models.base import Base, in_list
+
+CHILD_ROLES = ("pictured", "shared", "received", "disclosed")
+TRANSFER_STATES = ("sent", "received")
+TRANSFER_METHODS = ("in_app", "secure_email", "by_hand", "recorded_post", "other")
+DEFAULT_RETENTION_YEARS = 25
+
+
+class IncidentParty(Base):
+    """An adult involved in an incident, kept in the case tables only (never a person row)."""
+
+    __tablename__ = "incident_parties"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    description: Mapped[str] = mapped_column(String(200))  # e.g. "Adult, 19, not staff"
+    kind: Mapped[str] = mapped_column(String(40))  # e.g. "adult", "staff", "parent"
+    added_by: Mapped[int | None] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class FileTransfer(Base):
+    """A child protection file sent to another school: what, how, when, and its receipt.
+
+    `due_at` is five school days after sending; the scheduler escalates a transfer still
+    'sent' after it (escalated_at records that it did, once).
+    """
+
+    __tablename__ = "file_transfers"
+    __table_args__ = (
+        CheckConstraint(in_list("status", TRANSFER_STATES), name="status_known"),
+        Index("ix_file_transfers_status_due_at", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    child_id: Mapped[int] = mapped_column(ForeignKey("children.id"), index=True)
+    from_school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"))
+    to_school_id: Mapped[int | None] = mapped_column(ForeignKey("schools.id"))  # same trust
+    to_school_name: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(20))
+    what_sent: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_by: Mapped[int | None] = mapped_column(Integer)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(10), default="sent")
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    received_by: Mapped[str | None] = mapped_column(String(200))  # name and role at the new school
+    receipt_recorded_by: Mapped[int | None] = mapped_column(Integer)
+    received_child_id: Mapped[int | None] = mapped_column(Integer)  # the child at the new school
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IncidentRetention(Base):
+    """Retention decisions on one incident: a kept-until date and a legal hold."""
+
+    __tablename__ = "incident_retention"
+
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    review_date: Mapped[date | None] = mapped_column(Date)  # set by a "keep" decision
+    keep_reason: Mapped[str | None] = mapped_column(Text)
+    legal_hold_reason: Mapped[str | None] = mapped_column(Text)  # not null: hold in force
+    updated_by: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class RetentionPolicy(Base):
+    """A school's retention rule: review records this many years after the youngest child's DOB."""
+
+    __tablename__ = "retention_policies"
+
+    school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    years_after_birth: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_YEARS)

@@ -1,0 +1,1 @@
+"""Children as records: who is involved, their chronology, file transfers, retention (issue 11)."""

@@ -1,0 +1,137 @@
+"""Commands and queries about children, and what they return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from services.domain.messages import Message
+
+
+@dataclass(frozen=True)
+class ChildNamed:
+    """The child recorded in an incident, and whether a new child record was made."""
+
+    child_id: int
+    created: bool
+
+
+@dataclass(frozen=True)
+class NameChild(Message[ChildNamed]):
+    """Record a child in an incident: a new child (name, ...) or a known one (child_id)."""
+
+    incident_id: str
+    actor_id: int
+    role: str
+    name: str | None = None
+    date_of_birth: date | None = None
+    year_group: str | None = None
+    child_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ConfirmChild(Message[int]):
+    """A DSL confirms a child named by the person reporting is who they say."""
+
+    child_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class MergeChildren(Message[int]):
+    """A DSL merges a duplicate child into the child the school already knows, with a reason."""
+
+    duplicate_id: int
+    into_id: int
+    actor_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AddParty(Message[int]):
+    """Record an adult involved in an incident (kept in the case tables only)."""
+
+    incident_id: str
+    actor_id: int
+    description: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class ChildLine:
+    """A child as a list shows them."""
+
+    id: int
+    school_id: int
+    name: str
+    date_of_birth: date | None
+    year_group: str | None
+    confirmed: bool
+    merged_into_id: int | None = None
+    roles: tuple[str, ...] = ()  # in one incident, when listed for it
+
+
+@dataclass(frozen=True)
+class PartyLine:
+    """An adult named as a party."""
+
+    id: int
+    description: str
+    kind: str
+
+
+@dataclass(frozen=True)
+class IncidentPeople:
+    """The children and adults of one incident, as the reader may see them."""
+
+    incident_id: str
+    reference: str
+    school_id: int
+    children: tuple[ChildLine, ...]
+    parties: tuple[PartyLine, ...]
+    may_lead: bool  # the reader is a DSL (confirm, merge)
+    may_name: bool
+
+
+@dataclass(frozen=True)
+class PeopleOfIncident(Message[IncidentPeople]):
+    """The children and adults recorded in an incident (the read is logged)."""
+
+    incident_id: str
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class SchoolChildren(Message[list[ChildLine]]):
+    """The children a school knows, for a DSL linking or merging (DSL and headteacher)."""
+
+    school_id: int
+    actor_id: int
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class ChronologyEntry:
+    """One dated line of a child's chronology."""
+
+    incident_id: str | None
+    reference: str | None
+    at: datetime
+    what: str
+    decided: str = ""
+
+
+@dataclass(frozen=True)
+class Chronology:
+    """A child and everything recorded about them, in date order."""
+
+    child: ChildLine
+    entries: tuple[ChronologyEntry, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class ReadChronology(Message[Chronology]):
+    """A child's chronology across incidents (DSL and headteacher; every read logged)."""
+
+    child_id: int
+    actor_id: int

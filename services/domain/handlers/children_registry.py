@@ -1,0 +1,21 @@
+"""The handlers of issue 11's messages, for the bus to register in one line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.domain.children import messages
+from services.domain.handlers import children, chronology
+
+
+def handlers() -> dict[type[Any], Any]:
+    """Each children message type with its handler."""
+    return {
+        messages.NameChild: children.name_child,
+        messages.ConfirmChild: children.confirm_child,
+        messages.MergeChildren: children.merge_children,
+        messages.AddParty: children.add_party,
+        messages.PeopleOfIncident: children.people_of_incident,
+        messages.SchoolChildren: children.school_children,
+        messages.ReadChronology: chronology.read_chronology,
+    }

@@ -1,0 +1,100 @@
+"""What the OpenAPI document says about the children endpoints (issue 11)."""
+
+from __future__ import annotations
+
+from services.web.api.openapi import Operation
+from services.web.api.schemas import INTEGER, STRING, Schema, array_of, closed, nullable, ref
+
+_BODY_ERRORS = (400, 413, 415, 422)
+CHILD_ROLE: Schema = {"enum": ["pictured", "shared", "received", "disclosed"]}
+
+CHILDREN_SCHEMAS: dict[str, Schema] = {
+    "NameChildRequest": {
+        "oneOf": [
+            closed(
+                {
+                    "name": STRING,
+                    "date_of_birth": nullable("string", format="date"),
+                    "year_group": nullable("string"),
+                    "role": CHILD_ROLE,
+                },
+                optional=("date_of_birth", "year_group"),
+            ),
+            closed({"child_id": INTEGER, "role": CHILD_ROLE}),
+        ],
+        "description": "A new child (name, ...) or one the school knows (child_id).",
+    },
+    "ChildNamed": closed(
+        {
+            "child_id": INTEGER,
+            "created": {"type": "boolean", "description": "A new child record was made."},
+        }
+    ),
+    "Child": closed(
+        {
+            "id": INTEGER,
+            "name": STRING,
+            "date_of_birth": nullable("string", format="date"),
+            "year_group": nullable("string"),
+            "confirmed": {"type": "boolean", "description": "A DSL has confirmed the child."},
+            "roles": array_of(CHILD_ROLE),
+        }
+    ),
+    "IncidentPeople": closed(
+        {
+            "incident_id": STRING,
+            "children": array_of(ref("Child")),
+            "parties": array_of(closed({"id": INTEGER, "description": STRING, "kind": STRING})),
+        }
+    ),
+    "Chronology": closed(
+        {
+            "child": ref("Child"),
+            "entries": array_of(
+                closed(
+                    {
+                        "incident_id": nullable("string"),
+                        "reference": nullable("string"),
+                        "at": {"type": "string", "format": "date-time"},
+                        "what": STRING,
+                        "decided": STRING,
+                    }
+                )
+            ),
+        }
+    ),
+}
+
+CHILDREN_OPERATIONS: dict[str, Operation] = {
+    "api.name_child": Operation(
+        summary="Name a child in an incident",
+        description=(
+            "Record a child and their role (pictured, shared, received, disclosed). Anyone who "
+            "may see the incident but auditors may name a new child; a DSL's new child is "
+            "confirmed at once and refused with 409 if the school already knows them (link "
+            "with child_id instead, DSL or headteacher). Names never reach notifications."
+        ),
+        success=201,
+        response="ChildNamed",
+        request="NameChildRequest",
+        errors=(401, 403, 404, 409, *_BODY_ERRORS),
+    ),
+    "api.incident_children": Operation(
+        summary="The children of an incident",
+        description="The children and adults recorded in an incident. The read is audited.",
+        success=200,
+        response="IncidentPeople",
+        errors=(401, 403, 404, 422),
+    ),
+    "api.chronology": Operation(
+        summary="A child's chronology",
+        description=(
+            "Every incident and significant event about the child, oldest first, with what "
+            "was decided. DSL and headteacher of the child's school only (403 for others in "
+            "the school, 404 outside it). Every read is audited."
+        ),
+        success=200,
+        response="Chronology",
+        errors=(401, 403, 404, 422),
+    ),
+}
