@@ -49,8 +49,9 @@ def member(runtime: Runtime, school_id: int, role: str) -> Member:
     with runtime.unit_of_work() as uow:
         tag = secrets.token_hex(4)
         user = uow.users.add(f"{role}-{tag}@children.test", f"{role} {tag}", "not-a-hash")
+        user.totp_secret = "JBSWY3DPEHPK3PXP"  # API tokens need a second factor
         uow.users.grant(user.id, school_id, role)
-        token = issue_api_token(uow, user.id, "test")
+        token = issue_api_token(uow, user.id, "test", at=runtime.clock.now())
         uow.commit()
         return Member(user.id, token)
 
