@@ -53,8 +53,12 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Return the session factory units of work use.
 
     Objects stay readable after commit (no reload per attribute): each unit of work has its
-    own session, so nothing stale outlives the command that loaded it.
+    own session, so nothing stale outlives the command that loaded it. Making one also
+    installs the audit chaining on every Session (services.db.audit_chaining).
     """
+    from services.db import audit_chaining  # the models import this module's package
+
+    audit_chaining.install()
     return sessionmaker(engine, expire_on_commit=False)
 
 

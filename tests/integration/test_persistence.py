@@ -41,6 +41,8 @@ TABLES = {
     "children",
     "incident_children",
     "audit_events",
+    "audit_chain_heads",
+    "audit_verifications",
     "outbox",
     "processed_messages",
     "documents",

@@ -1,6 +1,7 @@
 """The mapped tables, by area; importing this package registers all of them on Base.metadata."""
 
 from services.db.models.accounts import ROLES, ApiToken, Membership, School, User
+from services.db.models.audit_chain import AuditChainHead, AuditVerification
 from services.db.models.base import Base
 from services.db.models.cases import ANSWER_KINDS, CaseAnswer, IncidentCaseFacts
 from services.db.models.children import (
@@ -40,7 +41,9 @@ __all__ = [
     "ROLES",
     "TASK_STATES",
     "ApiToken",
+    "AuditChainHead",
     "AuditEvent",
+    "AuditVerification",
     "Base",
     "BreakGlassGrant",
     "CaseAnswer",

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.column_types import UTCDateTime, big_id_type, json_type, utcnow
@@ -16,15 +16,37 @@ from services.db.models.base import Base
 class AuditEvent(Base):
     """Who did what to which case, when and why.
 
-    Append-only: the database refuses UPDATE and DELETE (a trigger on both backends). The ids
+    Append-only: the database refuses UPDATE and DELETE (a trigger on both backends; on
+    SQLite also an INSERT over an existing row, as INSERT OR REPLACE would do). The ids
     are plain columns, not foreign keys, so the trail outlives what it describes (retention
     may delete an incident; the record that it existed and was deleted stays).
+
+    Hash-chained per school (services.domain.audit_chain): `chain_seq`, `prev_hash` and
+    `row_hash` (and the id) are set when the event is flushed (services.db.audit_chaining),
+    never by callers. Any column added here is hashed too: make it nullable, with no
+    server default, so rows hashed before it existed still verify.
     """
 
     __tablename__ = "audit_events"
     __table_args__ = (
         Index("ix_audit_events_incident_id_id", "incident_id", "id"),
         Index("ix_audit_events_school_id_occurred_at", "school_id", "occurred_at"),
+        # One row per place in each chain; the walk of `safeguard audit verify` uses them.
+        Index(
+            "uq_audit_events_school_id_chain_seq",
+            "school_id",
+            "chain_seq",
+            unique=True,
+            sqlite_where=text("school_id IS NOT NULL"),
+            postgresql_where=text("school_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_audit_events_global_chain_seq",
+            "chain_seq",
+            unique=True,
+            sqlite_where=text("school_id IS NULL"),
+            postgresql_where=text("school_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(big_id_type(), primary_key=True, autoincrement=True)
@@ -37,6 +59,9 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     old_values: Mapped[dict[str, Any] | None] = mapped_column(json_type(nullable=True))
     new_values: Mapped[dict[str, Any] | None] = mapped_column(json_type(nullable=True))
+    chain_seq: Mapped[int] = mapped_column(BigInteger)  # 1, 2, ... within the school's chain
+    prev_hash: Mapped[str] = mapped_column(String(64))  # row_hash of the row before
+    row_hash: Mapped[str] = mapped_column(String(64))  # of every other column
 
 
 def new_message_id() -> str:

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.db.column_types import utcnow
-from services.db.models import AuditEvent, OutboxMessage, ProcessedMessage
+from services.db.models import (
+    AuditChainHead,
+    AuditEvent,
+    AuditVerification,
+    OutboxMessage,
+    ProcessedMessage,
+)
 from services.db.models.records import new_message_id
 from services.db.repositories.paging import check_page
+from services.domain.audit_chain import ChainHead
+
+_STREAM_PAGE = 1000
 
 
 class AuditRepository:
-    """Append-only audit events: there is no update or delete, and the database refuses both."""
+    """Append-only audit events: there is no update or delete, and the database refuses both.
+
+    Each event is chained to the one before it in its school when it is flushed
+    (services.db.audit_chaining); `safeguard audit verify` walks the chains.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -58,6 +71,62 @@ class AuditRepository:
         if after_id is not None:
             query = query.where(AuditEvent.id > after_id)
         return list(self._session.scalars(query.order_by(AuditEvent.id).limit(limit)))
+
+    def read_in_one_snapshot(self) -> None:
+        """Make this transaction's reads see one moment (before its first read): heads and
+        chain rows then agree however many events are appended meanwhile."""
+        connection = self._session.connection(
+            execution_options={"isolation_level": "REPEATABLE READ"}
+            if self._session.get_bind().dialect.name == "postgresql"
+            else {}
+        )
+        if connection.dialect.name == "sqlite":
+            # Reads run outside transactions here (services.db.engine): a deferred BEGIN
+            # keeps one WAL snapshot for the whole walk without taking the write lock.
+            connection.exec_driver_sql("BEGIN")
+
+    def chain_heads(self, school_id: int | None = None) -> dict[int, ChainHead]:
+        """Every chain's head, or one school's (chain = school id; 0 = no school)."""
+        query = select(AuditChainHead)
+        if school_id is not None:
+            query = query.where(AuditChainHead.chain == school_id)
+        return {
+            head.chain: ChainHead(head.chain, head.last_seq, head.last_hash)
+            for head in self._session.scalars(query)
+        }
+
+    def chain_rows(self, school_id: int | None = None) -> Iterator[Mapping[str, Any]]:
+        """Stream every column of the events, ordered by (chain, sequence, id), in pages.
+
+        All chains (the global chain first), or one school's. Memory stays bounded: a
+        server-side cursor on PostgreSQL, SQLite's own cursor otherwise.
+        """
+        table = AuditEvent.__table__
+        if school_id is not None:
+            wheres = [table.c.school_id == school_id]
+        else:
+            wheres = [table.c.school_id.is_(None), table.c.school_id.is_not(None)]
+        for where in wheres:
+            query = (
+                select(table)
+                .where(where)
+                .order_by(table.c.school_id, table.c.chain_seq, table.c.id)
+            )
+            result = self._session.execute(query, execution_options={"yield_per": _STREAM_PAGE})
+            for row in result:
+                yield row._mapping
+
+    def record_verification(self, verification: AuditVerification) -> None:
+        """Keep the outcome of a verification (written when the unit of work commits)."""
+        self._session.add(verification)
+
+    def latest_verification(self, school_ids: Collection[int]) -> AuditVerification | None:
+        """The newest verification that covered every chain or one of these schools."""
+        covered = AuditVerification.school_id.is_(None)
+        if school_ids:
+            covered = or_(covered, AuditVerification.school_id.in_(sorted(school_ids)))
+        query = select(AuditVerification).where(covered).order_by(AuditVerification.id.desc())
+        return self._session.scalar(query.limit(1))
 
 
 class OutboxRepository:

@@ -1,0 +1,69 @@
+"""Verify the audit trail's chains and record the outcome (what `safeguard audit verify` runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from services.db import SqlAlchemyUnitOfWork
+from services.db.models import AuditVerification
+from services.domain.audit_chain import GLOBAL_CHAIN, Verification, verify_chains
+
+VERIFIED = "audit.verified"
+
+
+def verify_audit_trail(
+    uow_factory: Callable[[], SqlAlchemyUnitOfWork],
+    *,
+    school_id: int | None,
+    ran_by: str,
+    now: Callable[[], datetime],
+) -> tuple[Verification, AuditVerification]:
+    """Walk every chain (or one school's) in one snapshot, then record and audit the outcome."""
+    started_at = now()
+    with uow_factory() as uow:
+        uow.audit.read_in_one_snapshot()
+        heads = uow.audit.chain_heads(school_id)
+        verification = verify_chains(uow.audit.chain_rows(school_id), heads)
+    first = verification.first_break
+    record = AuditVerification(
+        started_at=started_at,
+        finished_at=now(),
+        ran_by=ran_by[:255],
+        school_id=school_id,
+        ok=verification.ok,
+        chains=verification.chains,
+        rows_checked=verification.rows,
+        broken_chains=len(verification.breaks),
+        broken_chain=None if first is None else first.chain,
+        broken_event_id=None if first is None else first.event_id,
+        broken_seq=None if first is None else first.seq,
+        problem=None if first is None else first.problem,
+    )
+    with uow_factory() as uow:
+        uow.audit.record_verification(record)
+        uow.audit.add(
+            VERIFIED,
+            "audit:all" if school_id is None else f"audit:school:{school_id}",
+            actor_id=None,
+            school_id=school_id,
+            reason=ran_by[:255],
+            new_values={
+                "ok": verification.ok,
+                "chains": verification.chains,
+                "rows": verification.rows,
+                "broken": [
+                    {"chain": b.chain, "event_id": b.event_id, "seq": b.seq}
+                    for b in verification.breaks[:20]
+                ],
+            },
+            occurred_at=record.finished_at,
+        )
+        uow.commit()
+    return verification, record
+
+
+def broken_school(record: AuditVerification) -> int | None:
+    """The school of a verification's first broken row (None: no break, or no school)."""
+    chain = record.broken_chain
+    return None if chain is None or chain == GLOBAL_CHAIN else chain
