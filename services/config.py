@@ -4,6 +4,11 @@ Each setting, its meaning and its default:
 
 - SAFEGUARD_DATABASE_URL: SQLAlchemy URL of the database.
   Default: a SQLite file in SAFEGUARD_INSTANCE_DIR.
+- SAFEGUARD_MIGRATION_DATABASE_URL: PostgreSQL only: the URL `safeguard init` migrates with,
+  as the role that owns the tables; it then grants the role of SAFEGUARD_DATABASE_URL what
+  the app needs, and on the audit trail only SELECT and INSERT (creating that role, with the
+  password in its URL, if it does not exist). Default: unset (init migrates as the app's
+  role, which then owns the tables and could rewrite the audit trail).
 - SAFEGUARD_INSTANCE_DIR: folder for the SQLite file and other local state. Default: ./instance.
 - SAFEGUARD_SECRET_KEY: signs sessions and CSRF tokens; required outside the demo.
   Default: random per process (demo only: sessions end when it restarts).
@@ -97,6 +102,7 @@ class Settings:
     amqp_prefix: str = DEFAULT_AMQP_PREFIX
     smtp: SmtpSettings | None = None  # None: notification emails are off
     sandbox_cpu_ms: int = 1000
+    migration_database_url: str | None = None  # the tables' owner; None: database_url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -108,6 +114,7 @@ class Settings:
         )
         return cls(
             database_url=database_url,
+            migration_database_url=env.get(f"{PREFIX}MIGRATION_DATABASE_URL") or None,
             instance_dir=instance_dir,
             secret_key=env.get(f"{PREFIX}SECRET_KEY") or secrets.token_hex(32),
             amqp_url=env.get(f"{PREFIX}AMQP_URL") or None,
