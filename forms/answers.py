@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from workflow.model import FieldSpec
+from workflow.model import FieldSpec, FormSpec
 
 UK = ZoneInfo("Europe/London")
 ROLE_WORDS = {"staff": "staff", "dsl": "DSL", "headteacher": "headteacher"}
@@ -65,3 +65,41 @@ def date_time(value: datetime | None) -> str:
     local = value.astimezone(UK)
     clock = f"{local.hour % 12 or 12}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
     return f"{long_date(local.date())} at {clock}"
+
+
+def decisions_in(form: FormSpec, values: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(question, answer in words, reason) of each decision field a completion answered.
+
+    A decision's reason is the next field of the form whose id mentions "reason" and that
+    was answered (e.g. viewing_requested -> viewing_request_reason).
+    """
+    found: list[tuple[str, str, str]] = []
+    fields = list(form.fields)
+    for index, spec in enumerate(fields):
+        if not spec.is_decision or values.get(spec.id) in (None, ""):
+            continue
+        reason = ""
+        for later in fields[index + 1 :]:
+            if later.is_decision:
+                break
+            if "reason" in later.id and values.get(later.id) not in (None, ""):
+                reason = str(values[later.id])
+                break
+        found.append((label_of(spec.id, spec), in_words(spec, values[spec.id]), reason))
+    return found
+
+
+def decision_output_in_words(name: str, value: Any, labels: Mapping[str, str] | None = None) -> str:
+    """A decision table's output in words: a COLLECT list of flags is one Yes/No, and a
+    list of ids is the labels of those that held ("Yes, Yes, No" never reaches a reader)."""
+    words = labels or {}
+    if isinstance(value, list | tuple):
+        flags = [item for item in value if isinstance(item, bool)]
+        if flags and len(flags) == len(value):
+            return "Yes" if any(flags) else "No"
+        held = [str(item) for item in value if item not in (None, "", False)]
+        unique = list(dict.fromkeys(held))
+        return "; ".join(words.get(item, item.replace("_", " ")) for item in unique) or "None"
+    if isinstance(value, str):
+        return words.get(value, value)
+    return in_words(None, value)

@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, true
+from sqlalchemy import ColumnElement, select, true
 
+from services.db import SqlAlchemyUnitOfWork
+from services.db.models import AuditEvent, CaseAnswer
 from services.db.repositories.cases import CaseFilter, CaseRow, list_cases, process_versions
+from services.domain.access import can_view_incident
 from services.domain.dependencies import Dependencies
 from services.domain.errors import NotFound
+from services.domain.handlers.common import enforce, user_facts
 from services.domain.messages import Message
+from services.domain.read_models import AuditEntry
 from services.domain.visibility import incident_visible_to
 from workflow.process_graph import criteria_labels, option_labels
 
@@ -118,3 +123,124 @@ def _filters_audited(query: ListCases) -> dict[str, Any]:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
+
+
+MAX_HISTORY = 20_000
+HISTORY_PAGE = 500
+
+
+def all_events(uow: SqlAlchemyUnitOfWork, incident_id: str) -> list[AuditEvent]:
+    """Every audit event of an incident, read in keyset pages, up to MAX_HISTORY."""
+    events: list[AuditEvent] = []
+    after: int | None = None
+    while len(events) < MAX_HISTORY:
+        page = uow.audit.list_for_incident(incident_id, HISTORY_PAGE, after)
+        events += page
+        if len(page) < HISTORY_PAGE:
+            break
+        after = page[-1].id
+    return events
+
+
+def full_trail(deps: Dependencies, incident_id: str) -> list[AuditEntry]:
+    """Every audit entry of an incident, oldest first (call after its access check passed)."""
+    with deps.uow_factory() as uow:
+        events = all_events(uow, incident_id)
+        return [
+            AuditEntry(
+                id=e.id,
+                occurred_at=e.occurred_at,
+                actor_id=e.actor_id,
+                action=e.action,
+                target=e.target,
+                reason=e.reason,
+                old_values=e.old_values,
+                new_values=e.new_values,
+            )
+            for e in events
+        ]
+
+
+def record_export(
+    deps: Dependencies,
+    incident_id: str,
+    school_id: int,
+    actor_id: int,
+    what: str,
+    details: dict[str, Any],
+) -> None:
+    """Audit an export of one incident's record (history CSV/JSON, the record PDF)."""
+    with deps.uow_factory() as uow:
+        uow.audit.add(
+            "incident.exported",
+            f"incident:{incident_id}",
+            actor_id=actor_id,
+            school_id=school_id,
+            incident_id=incident_id,
+            new_values={"export": what, **details},
+            occurred_at=deps.clock.now(),
+        )
+        uow.commit()
+
+
+def diagram_source(
+    deps: Dependencies, incident_id: str, actor_id: int, break_glass_reason: str | None
+) -> bytes:
+    """The BPMN file of the version an incident runs on, for someone who may open it.
+
+    The diagram is the process, not the record, so reading it is not logged as a view; who
+    may fetch it is exactly who may open the incident.
+    """
+    with deps.uow_factory() as uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            raise NotFound(f"incident {incident_id} not found")
+        facts = user_facts(uow, incident, actor_id)
+        decision = can_view_incident(
+            facts.roles, facts.is_involved, facts.is_excluded, break_glass_reason
+        )
+        enforce(decision, f"incident {incident_id}")
+        definition = deps.definitions.get(uow, incident.definition_version_id)
+    graph_file = next((s for s in definition.sources if s.name.endswith(".bpmn")), None)
+    if graph_file is None:
+        raise NotFound(f"incident {incident_id} has no diagram")
+    return graph_file.content
+
+
+@dataclass(frozen=True)
+class KeptAnswers:
+    """The answers one completion or correction gave."""
+
+    id: int
+    task_id: str
+    bpmn_id: str
+    lane: str
+    kind: str
+    actor_id: int | None
+    at: datetime
+    answers: dict[str, Any]
+    previous: dict[str, Any] | None
+    reason: str | None
+
+
+def kept_answers(deps: Dependencies, incident_id: str) -> list[KeptAnswers]:
+    """Every completion's and correction's answers, oldest first (after the access check)."""
+    with deps.uow_factory() as uow:
+        rows = uow.session.scalars(
+            select(CaseAnswer).where(CaseAnswer.incident_id == incident_id).order_by(CaseAnswer.id)
+        )
+        return [
+            KeptAnswers(
+                r.id,
+                r.task_id,
+                r.bpmn_id,
+                r.lane,
+                r.kind,
+                r.actor_id,
+                r.recorded_at,
+                dict(r.answers or {}),
+                r.previous,
+                r.reason,
+            )
+            for r in rows
+        ]

@@ -21,7 +21,7 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table
 
 from forms.answers import date_time, role_in_words
-from services.workers.record import Answer, IncidentRecord, Step
+from services.workers.record import Answer, Event, IncidentRecord, Step
 
 MARKING = "OFFICIAL-SENSITIVE"
 MARGIN = 20 * mm
@@ -81,6 +81,8 @@ def _story(record: IncidentRecord, generated_at: datetime) -> list[Flowable]:
         story.append(Paragraph("No step has been completed.", _BODY))
     for number, step in enumerate(record.steps, start=1):
         story += _step(number, step)
+    story += _events("What was done, and by whom", record.timeline, "Nothing was recorded.")
+    story += _events("Who opened the record", record.access, "Nobody has opened the record.")
     story += [
         Spacer(1, 6 * mm),
         Paragraph(
@@ -90,6 +92,25 @@ def _story(record: IncidentRecord, generated_at: datetime) -> list[Flowable]:
         ),
     ]
     return story
+
+
+def _events(title: str, events: tuple[Event, ...], empty: str) -> list[Flowable]:
+    story: list[Flowable] = [Paragraph(_text(title), _STYLES["Heading2"])]
+    if not events:
+        return [*story, Paragraph(_text(empty), _BODY)]
+    width = A4[0] - 2 * MARGIN
+    cells = [[Paragraph(h, _LABEL) for h in ("When", "Who", "What", "Reason")]]
+    cells += [
+        [
+            Paragraph(_text(e.when), _SMALL),
+            Paragraph(_text(e.who), _BODY),
+            Paragraph(_text(e.what), _BODY),
+            Paragraph(_text(e.reason), _BODY),
+        ]
+        for e in events
+    ]
+    widths = [width * 0.22, width * 0.18, width * 0.38, width * 0.22]
+    return [*story, Table(cells, colWidths=widths, style=_TABLE_STYLE, repeatRows=1)]
 
 
 def _summary(record: IncidentRecord, generated_at: datetime) -> list[Answer]:

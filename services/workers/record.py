@@ -13,12 +13,17 @@ from typing import Any
 
 from sqlalchemy import select
 
-from forms.answers import in_words, label_of
+from forms.answers import date_time, decision_output_in_words, decisions_in, in_words, label_of
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import User
+from services.db.models import AuditEvent, User
 from services.domain.dependencies import Dependencies
+from services.domain.history import Decision as HistoryDecision
+from services.domain.history import access_log, timeline
+from services.domain.history_queries import all_events
+from services.domain.read_models import AuditEntry
 from workflow import engine
 from workflow.model import CompletedStep, FieldSpec
+from workflow.process_graph import criteria_labels
 
 
 class RecordMissing(LookupError):
@@ -55,6 +60,16 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Event:
+    """One line of the timeline or the access log, in words."""
+
+    when: str
+    who: str
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class IncidentRecord:
     """Everything the record PDF prints, already in words."""
 
@@ -67,6 +82,8 @@ class IncidentRecord:
     closed_at: datetime | None
     steps: tuple[Step, ...]
     decisions: tuple[Decision, ...]
+    timeline: tuple[Event, ...] = ()
+    access: tuple[Event, ...] = ()
 
 
 def read_record(deps: Dependencies, incident_id: str) -> IncidentRecord:
@@ -79,7 +96,10 @@ def read_record(deps: Dependencies, incident_id: str) -> IncidentRecord:
         school = uow.schools.get(incident.school_id)
         waiting_people = bool(uow.tasks.for_incident(incident.id, state="ready", limit=1))
         completed = engine.completed_steps(definition, incident.state)
-        names = _names(uow, [incident.created_by, *(step.actor for step in completed)])
+        trail = [_entry(e) for e in all_events(uow, incident.id)]
+        actors = [incident.created_by, *(step.actor for step in completed)]
+        names = _names(uow, actors + [e.actor_id for e in trail])
+    labels = criteria_labels(definition)
     return IncidentRecord(
         reference=incident.reference,
         school_name=school.name if school is not None else "",
@@ -88,9 +108,53 @@ def read_record(deps: Dependencies, incident_id: str) -> IncidentRecord:
         reported_at=incident.created_at,
         reported_by=names.get(str(incident.created_by), "Unknown"),
         closed_at=incident.closed_at,
-        steps=tuple(_step(step, names) for step in completed),
+        steps=tuple(_step(step, names, labels) for step in completed),
         decisions=tuple(d for step in completed for d in _decisions(step)),
+        timeline=tuple(_timeline(trail, completed, names)),
+        access=tuple(_access(trail, names)),
     )
+
+
+def _entry(event: AuditEvent) -> AuditEntry:
+    return AuditEntry(
+        event.id,
+        event.occurred_at,
+        event.actor_id,
+        event.action,
+        event.target,
+        event.reason,
+        event.old_values,
+        event.new_values,
+    )
+
+
+def _timeline(
+    trail: list[AuditEntry], completed: list[CompletedStep], names: Mapping[str, str]
+) -> Iterable[Event]:
+    forms = {s.bpmn_id: s.form for s in completed if s.form is not None}
+    task_names = {s.bpmn_id: s.name for s in completed}
+
+    def read(bpmn_id: str, values: Mapping[str, Any]) -> list[HistoryDecision]:
+        form = forms.get(bpmn_id)
+        return [HistoryDecision(*d) for d in decisions_in(form, values)] if form else []
+
+    for event in timeline(trail, task_names, read):
+        who = {"timer": "The timer", "system": "The system"}.get(event.credit) or names.get(
+            str(event.actor_id), f"User {event.actor_id}"
+        )
+        decided = "; ".join(f"{d.question} {d.answer}" for d in event.decisions)
+        what = f"{event.what} ({decided})" if decided else event.what
+        yield Event(date_time(event.at), who, what, event.reason)
+
+
+def _access(trail: list[AuditEntry], names: Mapping[str, str]) -> Iterable[Event]:
+    for line in access_log(trail):
+        when = date_time(line.first_at)
+        if line.count > 1:
+            when += f" to {date_time(line.last_at)} ({line.count} views)"
+        how = {"role": "by role", "assignment": "assigned to a task"}.get(line.via, "break-glass")
+        who = names.get(str(line.actor_id), f"User {line.actor_id}")
+        yield Event(when, who, f"Opened the record ({how})", line.reason)
 
 
 def _status(status: str, waiting_people: bool) -> str:
@@ -113,10 +177,10 @@ def _fields(step: CompletedStep) -> dict[str, FieldSpec]:
     return {f.id: f for f in step.form.fields} if step.form is not None else {}
 
 
-def _step(step: CompletedStep, names: Mapping[str, str]) -> Step:
+def _step(step: CompletedStep, names: Mapping[str, str], labels: Mapping[str, str]) -> Step:
     fields = _fields(step)
     answers = tuple(
-        Answer(label_of(key, fields.get(key)), in_words(fields.get(key), value))
+        Answer(label_of(key, fields.get(key)), _words(step, fields.get(key), key, value, labels))
         for key, value in step.data.items()
         if in_words(fields.get(key), value)
     )
@@ -142,3 +206,12 @@ def _decisions(step: CompletedStep) -> list[Decision]:
         )
         found.append(Decision(step.name, spec.label, in_words(spec, step.data[spec.id]), reasons))
     return found
+
+
+def _words(
+    step: CompletedStep, spec: FieldSpec | None, key: str, value: Any, labels: Mapping[str, str]
+) -> str:
+    # A decision table's COLLECT outputs read as one answer, criteria ids as their labels.
+    if step.form is None:
+        return decision_output_in_words(key, value, labels)
+    return in_words(spec, value)

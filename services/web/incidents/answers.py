@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from forms.answers import in_words, label_of
+from forms.answers import decision_output_in_words, in_words, label_of
 from workflow.model import CompletedStep, FieldSpec
 
 
@@ -17,14 +17,24 @@ class Answer:
     lines: tuple[str, ...]
 
 
-def step_answers(step: CompletedStep, fields: Mapping[str, FieldSpec]) -> list[Answer]:
-    """The step's answers in form order; questions left blank are left out."""
+def step_answers(
+    step: CompletedStep,
+    fields: Mapping[str, FieldSpec],
+    labels: Mapping[str, str] | None = None,
+) -> list[Answer]:
+    """The step's answers in form order; questions left blank are left out.
+
+    A decision table's step (no form) shows each output in words: its COLLECT list of
+    per-rule flags is one Yes/No, and criteria ids are their labels (`labels`).
+    """
     answers: list[Answer] = []
     for key, value in step.data.items():
         if value is None or value == "":
             continue
         spec = fields.get(key)
-        answers.append(
-            Answer(label_of(key, spec), tuple(in_words(spec, value).splitlines() or [""]))
-        )
+        if step.form is None:
+            text = decision_output_in_words(key, value, labels)
+        else:
+            text = in_words(spec, value)
+        answers.append(Answer(label_of(key, spec), tuple(text.splitlines() or [""])))
     return answers

@@ -10,6 +10,9 @@ from services.domain.commands import ExcludePerson
 from services.domain.errors import AlreadyExcluded, BreakGlassReasonRequired, RequestInvalid
 from services.domain.queries import ViewIncident
 from services.web.auth.identity import SignedInUser, current_user, login_required
+from services.web.cases.history_lines import case_timeline
+from services.web.cases.summary import case_summary
+from services.web.extensions import runtime
 from services.web.incidents.blueprint import bp
 from services.web.incidents.forms import BreakGlassForm, ExcludePersonForm
 from services.web.incidents.pages import tell
@@ -30,12 +33,15 @@ def incident(incident_id: str) -> Page:
         page = open_incident(incident_id, audit_after_id=request.args.get("after", type=int))
     except BreakGlassReasonRequired:
         return _break_glass_page(incident_id, BreakGlassForm(formdata=None), 403)
+    case = case_summary(page, runtime().bus.dependencies)  # summary, path, what comes next
     return render_template(
         "incidents/incident.html",
         page=page,
         view=page.view,
+        case=case,
+        timeline=case_timeline(page, case),
         tasks=task_lines(page),
-        steps=step_sections(page),
+        steps=step_sections(page, case.criteria_words),
         history=history_lines(page),
         is_case_lead=_may_exclude(page),
         reported_by=page.name_of(page.view.created_by),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from forms.answers import date_time
@@ -79,14 +80,18 @@ def task_lines(page: IncidentPageData) -> list[TaskLine]:
     ]
 
 
-def step_sections(page: IncidentPageData) -> list[StepSection]:
+def step_sections(
+    page: IncidentPageData, labels: Mapping[str, str] | None = None
+) -> list[StepSection]:
     """The completed steps in order, each with its answers in words."""
     return [
         StepSection(
             name=step.name,
             completed=date_time(step.completed_at),
             by=page.name_of(step.actor),
-            answers=step_answers(step, {f.id: f for f in step.form.fields} if step.form else {}),
+            answers=step_answers(
+                step, {f.id: f for f in step.form.fields} if step.form else {}, labels
+            ),
         )
         for step in page.view.completed_steps
     ]

@@ -1,0 +1,119 @@
+"""The incident page's summary and path, the history page, its exports and the record PDF.
+
+Runs on SQLite and PostgreSQL through the real app.
+"""
+
+# ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from services.bootstrap import Runtime
+from services.db.models import AuditEvent
+from services.domain.clock import FixedClock
+from services.domain.commands import ExcludePerson
+from tests.integration.case_helpers import run_steps, start_scenario
+from tests.integration.test_web_incidents import (  # noqa: F401  # fixtures, found by name
+    School,
+    deployed,
+    school,
+    signed_in,
+    text_of,
+)
+from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by name
+    app,
+    client,
+    clock,
+    login,
+    make_user,
+    web_runtime,
+    web_settings,
+)
+
+
+def _s2(runtime: Runtime, school: School, until: str | None = "refer_to_agencies") -> str:
+    actors = {"dsl": school.dsl.id, "headteacher": school.head.id, "staff": school.staff.id}
+    incident_id = start_scenario(runtime, school.id, school.staff.id, "s2.json")
+    run_steps(runtime, incident_id, "s2.json", actors, until=until)
+    return incident_id
+
+
+def test_the_page_says_where_the_case_stands_in_words(
+    app, web_runtime: Runtime, school: School
+) -> None:
+    incident_id = _s2(web_runtime, school)
+    page = signed_in(app, school.auditor).get(f"/incidents/{incident_id}")
+    assert page.status_code == 200
+    text = text_of(page)
+    assert "Immediate referral to police and/or children's social care" in text
+    assert "An adult is involved (always so in sextortion)" in text
+    assert "Yes, Yes" not in text and "No, No" not in text  # one answer per decision output
+    assert "adult_involved" not in text  # criteria ids never reach a reader
+    assert "What happens next" in text
+    assert "Talk to the children" in text  # what can follow the referral
+    assert "Refer to police and/or children's social care" in text
+
+
+def test_history_credits_the_system_and_folds_repeated_views(
+    app, web_runtime: Runtime, school: School, clock: FixedClock
+) -> None:
+    incident_id = _s2(web_runtime, school)
+    browser = signed_in(app, school.dsl)
+    for _ in range(3):
+        assert browser.get(f"/incidents/{incident_id}").status_code == 200
+        clock.advance(timedelta(minutes=2))
+    history = browser.get(f"/incidents/{incident_id}/history")
+    assert history.status_code == 200
+    rows = [" ".join(r.split()) for r in text_of(history).split("Became ready")[1:]]
+    assert rows and all(r.startswith(":") for r in rows)
+    body = history.get_data(as_text=True)
+    # Every "Became ready" row is credited to the system, not to whoever finished the step before.
+    timeline = body.split('id="timeline"')[1].split("</table>")[0]
+    for row in timeline.split("<tr")[1:]:
+        if "Became ready" in row:
+            assert "The system" in row
+    access = body.split('id="access"')[1].split("</table>")[0]
+    dsl_rows = [r for r in access.split("<tr")[1:] if "By role" in r and ">4<" in r]
+    assert len(dsl_rows) == 1  # three page views and the history page: one line, count 4
+
+
+def test_history_exports_are_audited_and_defuse_formulas(
+    app, web_runtime: Runtime, school: School
+) -> None:
+    incident_id = _s2(web_runtime, school)
+    web_runtime.bus.handle(ExcludePerson(incident_id, school.dsl.id, school.bystander.id, "=1+2"))
+    browser = signed_in(app, school.dsl)
+    exported = browser.get(f"/incidents/{incident_id}/history?format=csv")
+    assert exported.status_code == 200
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    cells = [c for row in csv.reader(io.StringIO(exported.get_data(as_text=True))) for c in row]
+    assert "'=1+2" in cells and "=1+2" not in cells
+    as_json = browser.get(f"/incidents/{incident_id}/history?format=json").get_json()
+    assert as_json["timeline"] and as_json["access_log"]
+    pdf = browser.get(f"/incidents/{incident_id}/record.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    with web_runtime.bus.dependencies.uow_factory() as uow:
+        exports = uow.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.incident_id == incident_id, AuditEvent.action == "incident.exported"
+            )
+        ).all()
+    assert sorted(e.new_values["export"] for e in exports) == [
+        "history.csv",
+        "history.json",
+        "record.pdf",
+    ]
+
+
+def test_an_outsider_gets_no_history_no_diagram_no_pdf(
+    app, web_runtime: Runtime, school: School
+) -> None:
+    incident_id = _s2(web_runtime, school)
+    browser = signed_in(app, school.outsider)
+    for path in ("history", "history?format=csv", "record.pdf", "diagram.bpmn"):
+        assert browser.get(f"/incidents/{incident_id}/{path}").status_code == 404, path
