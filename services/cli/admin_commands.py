@@ -14,12 +14,14 @@ from sqlalchemy.engine import make_url
 from services.bootstrap import Runtime, bootstrap, ensure_instance_dir, start_embedded_services
 from services.cli.bundles import BundleUnreadable, read_source
 from services.cli.process import fail, load_settings, require_current_database
-from services.config import PREFIX
+from services.config import PREFIX, Settings
 from services.db import upgrade_database
+from services.db.privileges import RoleSetupRefused, grant_application_role
 from services.demo import DEMO_SCHOOL_NAME, DemoSeed, is_demo_user, seed_demo
 from services.domain.commands import DeployDefinitions
 from services.domain.results import Deployed
 from services.web.auth import issue_api_token, totp
+from services.web.auth.tokens import DEFAULT_LIFETIME_DAYS, TokenRefused, lifetime_days
 from workflow.definition import validate_files
 from workflow.model import SourceFile
 
@@ -30,8 +32,7 @@ def init(demo: bool) -> None:
     """Create or upgrade the database and deploy every process model in SAFEGUARD_BPMN_DIR."""
     settings = load_settings()
     ensure_instance_dir(settings)
-    upgrade_database(settings.database_url)
-    click.echo(f"Database ready: {_shown_url(settings.database_url)}")
+    migrate_and_grant(settings)
     runtime = bootstrap(settings)
     try:
         deploy_process_models(runtime, settings.bpmn_dir)
@@ -39,6 +40,31 @@ def init(demo: bool) -> None:
             _print_demo(seed_demo(runtime.unit_of_work()))
     finally:
         runtime.close()
+
+
+def migrate_and_grant(settings: Settings) -> None:
+    """Migrate (as the tables' owner when one is set), then grant the app's role its share."""
+    owner_url = settings.migration_database_url
+    upgrade_database(owner_url or settings.database_url)
+    click.echo(f"Database ready: {_shown_url(owner_url or settings.database_url)}")
+    if owner_url is None:
+        if make_url(settings.database_url).get_backend_name() == "postgresql":
+            click.echo(
+                f"Note: {PREFIX}MIGRATION_DATABASE_URL is not set, so the app's role owns the "
+                "tables and could rewrite the audit trail (safeguard audit verify would show "
+                "it). Set it to the owner's URL in production.",
+                err=True,
+            )
+        return
+    try:
+        granted = grant_application_role(owner_url, settings.database_url)
+    except RoleSetupRefused as error:
+        fail(f"Refused: {error}.")
+    made = "created and granted" if granted.created else "granted"
+    click.echo(
+        f"App role {granted.role!r} {made} its privileges on {granted.tables} tables in "
+        f"schema {granted.schema!r} (audit trail: SELECT and INSERT only)."
+    )
 
 
 @click.command()
@@ -96,26 +122,40 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 @click.command()
 @click.argument("email")
 @click.option("--label", default="cli", show_default=True, help="A name for the token.")
-def token(email: str, label: str) -> None:
-    """Print a new API token for a user (shown once: only its hash is stored)."""
+@click.option(
+    "--scope",
+    type=click.Choice(["read", "write"]),
+    default="read",
+    show_default=True,
+    help="read: GET only; write: read and write.",
+)
+@click.option(
+    "--expires",
+    default=f"{DEFAULT_LIFETIME_DAYS}d",
+    show_default=True,
+    help="Lifetime in days, like 30d (at most 366).",
+)
+def token(email: str, label: str, scope: str, expires: str) -> None:
+    """Print a new API token for a user with a second factor (shown once: only its hash is kept)."""
     runtime = bootstrap(load_settings())
     try:
+        days = lifetime_days(expires)
         with runtime.unit_of_work() as uow:
             user = uow.users.get_by_email(email)
             if user is None or not user.is_active:
                 fail(f"No active user has the email address {email!r}.")
-            value = issue_api_token(uow, user.id, label)
-            uow.audit.add(
-                "auth.token_issued",
-                f"user:{user.id}",
-                actor_id=None,
-                new_values={"label": label},
-                occurred_at=runtime.clock.now(),
+            value = issue_api_token(
+                uow, user.id, label, scope=scope, days=days, at=runtime.clock.now()
             )
             uow.commit()
+    except TokenRefused as refused:
+        fail(f"No token issued: {refused}.")
     finally:
         runtime.close()
-    click.echo(f"API token for {user.email} ({label}); it is shown only this once:", err=True)
+    click.echo(
+        f"API token for {user.email} ({label}, {scope}, {days} days); it is shown only this once:",
+        err=True,
+    )
     click.echo(value)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, url_for
 from lxml import html
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from services.bootstrap import Runtime
 from services.web.auth import issue_api_token
@@ -110,7 +110,8 @@ def path_with_nul_ids(app: Flask, rule: Rule) -> str | None:
         return None
     values: dict[str, Any] = {}
     for name in rule.arguments:
-        values[name] = 1 if name.endswith("notification_id") else NUL_ID
+        whole_number = isinstance(rule._converters.get(name), IntegerConverter)
+        values[name] = 1 if whole_number or name.endswith("notification_id") else NUL_ID
     if all(value == 1 for value in values.values()):
         return None
     with app.test_request_context():

@@ -7,6 +7,7 @@ For other areas:
 - `SignedInUser.roles_in(school_id)` for what the access policy needs to know.
 """
 
+from services.web.auth import account_views as _account_views  # noqa: F401  # its routes, on bp
 from services.web.auth.identity import (
     SchoolRoles,
     SignedInUser,

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
-from wtforms import PasswordField, StringField, SubmitField
-from wtforms.validators import InputRequired, Length, Regexp, ValidationError
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovPasswordInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextInput,
+)
+from wtforms import IntegerField, PasswordField, RadioField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 
 from services.web.auth.totp import is_code_shaped, normalise_code
 
@@ -70,3 +75,34 @@ def error_summary_items(form: FlaskForm) -> list[dict[str, str]]:
         for name, errors in form.errors.items()
         if errors and name in form
     ]
+
+
+class ApiTokenForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type information
+    """A new API token: a name, what it may do, and how long it lasts."""
+
+    label = StringField(
+        "Name of the token",
+        description="Say what will use it, like 'MIS export'",
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter a name for the token"),
+            Length(max=100, message="Name must be 100 characters or fewer"),
+        ],
+    )
+    scope = RadioField(
+        "What may it do?",
+        choices=[("read", "Read only"), ("write", "Read and change")],
+        default="read",
+        widget=GovRadioInput(),
+        validators=[InputRequired(message="Select what the token may do")],
+    )
+    days = IntegerField(
+        "Days until it expires",
+        default=90,
+        widget=GovTextInput(),
+        validators=[
+            InputRequired(message="Enter the number of days until it expires, like 90"),
+            NumberRange(min=1, max=366, message="Days must be between 1 and 366"),
+        ],
+    )
+    submit = SubmitField("Create token", widget=GovSubmitInput())
