@@ -669,7 +669,7 @@ def test_what_no_database_column_can_hold_is_refused_not_failed(
 def test_unknown_routes_and_methods_get_json_errors(client: FlaskClient, world: World) -> None:
     token = {"Authorization": f"Bearer {world.reporter.token}"}
 
-    missing = client.get("/api/v1/incidents", headers=token)
+    missing = client.put("/api/v1/incidents", headers=token)  # GET lists them (issue 10)
     nowhere = client.post("/api/v1/nowhere", headers=token)
     wrong = client.delete("/api/v1/tasks/abc/complete", headers=token)
 

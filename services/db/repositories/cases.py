@@ -21,7 +21,6 @@ from services.db.models import (
     Incident,
     IncidentCaseFacts,
 )
-from services.db.repositories.paging import check_page
 
 SORTS = {
     "newest": (Incident.created_at.desc(), Incident.id),
@@ -31,6 +30,7 @@ SORTS = {
 }
 ROUTES = ("immediate", "in_house", "referral", "undecided")
 MAX_QUERY_CHARS = 200
+MAX_EXPORT = 10_000
 
 Readable = Callable[[], ColumnElement[bool]]
 
@@ -150,7 +150,9 @@ def list_cases(
     offset: int = 0,
 ) -> list[CaseRow]:
     """One page of the incidents `visible` allows, narrowed by `case`, in its sort order."""
-    check_page(limit, offset)
+    # Exports read up to MAX_EXPORT rows in one go; pages are far smaller.
+    if not 1 <= limit <= MAX_EXPORT or offset < 0:
+        raise ValueError(f"limit {limit} / offset {offset} out of range: 1..{MAX_EXPORT}, >= 0")
     overdue = (
         select(func.count())
         .select_from(HumanTask)

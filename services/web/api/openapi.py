@@ -47,6 +47,8 @@ class Operation:
     errors: tuple[int, ...] = (401, 404)
     public: bool = False
     headers: dict[str, Schema] = field(default_factory=dict)
+    media_type: str = "application/json"  # of the success response
+    also: tuple[str, ...] = ()  # other media types the success response may take (?format=)
 
 
 def _query(name: str, description: str, **schema: Any) -> Schema:
@@ -250,10 +252,11 @@ def _path_parameter(name: str) -> Schema:
 
 def _responses(operation: Operation) -> dict[str, Any]:
     schema = ref(operation.response) if operation.response else {"type": "object"}
-    success: dict[str, Any] = {
-        "description": operation.summary,
-        "content": {"application/json": {"schema": schema}},
-    }
+    if operation.media_type != "application/json":
+        schema = {"type": "string", "format": "binary"}
+    content = {operation.media_type: {"schema": schema}}
+    content.update({media: {"schema": {"type": "string"}} for media in operation.also})
+    success: dict[str, Any] = {"description": operation.summary, "content": content}
     if operation.headers:
         success["headers"] = operation.headers
     responses: dict[str, Any] = {str(operation.success): success}

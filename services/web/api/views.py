@@ -9,6 +9,7 @@ from services.domain.queries import AUDIT_PAGE_SIZE, Inbox, ViewIncident
 from services.domain.results import Outcome
 from services.web.api import render
 from services.web.api.blueprint import bp
+from services.web.api.case_docs import path_json
 from services.web.api.context import api_user, message_bus
 from services.web.api.errors import ApiError
 from services.web.api.openapi import BREAK_GLASS_HEADER, cached_document
@@ -67,7 +68,8 @@ def get_incident(incident_id: str) -> Response:
         audit_after_id=optional_query_int(args, "audit_after", low=0, high=MAX_ID),
         audit_limit=query_int(args, "audit_limit", default=AUDIT_PAGE_SIZE, low=1, high=MAX_PAGE),
     )
-    return jsonify(render.incident_json(message_bus().handle(query)))
+    body = render.incident_json(message_bus().handle(query))
+    return jsonify({**body, **path_json(message_bus().dependencies, incident_id)})
 
 
 def _header_text(name: str) -> str | None:
