@@ -48,7 +48,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -412,7 +412,8 @@ def run(args: argparse.Namespace) -> None:
             runtime = bootstrap(settings)
             try:
                 world = seed(runtime)
-                with process("notifier", env, logs), process("relay", env, logs):
+                mailer = process("mailer", env, logs) if smtp is not None else nullcontext()
+                with process("notifier", env, logs), process("relay", env, logs), mailer:
                     wait_for(lambda: queue_exists(topology.queue("notifier")), 30, "the queue")
                     measure(args, runtime, world, topology.events_exchange, emails)
             finally:

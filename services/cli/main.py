@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 
 from services.cli.admin_commands import init, serve, token, totp_code
+from services.cli.audit_commands import audit
 from services.cli.bpmn_commands import bpmn
 from services.cli.messaging_commands import relay
-from services.cli.notifier_commands import notifier
+from services.cli.notifier_commands import mailer, notifier
 from services.cli.scheduler_commands import scheduler
 from services.cli.worker_commands import worker
 
@@ -18,7 +19,8 @@ def cli() -> None:
 
 
 cli.add_command(bpmn)
-for command in (init, serve, token, totp_code, scheduler, relay, notifier, worker):
+cli.add_command(audit)
+for command in (init, serve, token, totp_code, scheduler, relay, notifier, mailer, worker):
     cli.add_command(command)
 
 

@@ -405,13 +405,13 @@ def start_consumer_process(
 
 
 def stop_process(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, str]:
-    """Send `sig`, wait up to 30 s (then kill), return the exit code and the output."""
+    """Send `sig`, wait up to 90 s (then kill), return the exit code and the output."""
     if process.poll() is None:
         process.send_signal(sig)
     return wait_for_exit(process)
 
 
-def wait_for_exit(process: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str]:
+def wait_for_exit(process: subprocess.Popen[str], timeout: float = 90) -> tuple[int, str]:
     """Wait up to `timeout` seconds for the process to end (then kill it); code and output."""
     try:
         output, _ = process.communicate(timeout=timeout)
