@@ -7,6 +7,7 @@ import click
 from services.cli.admin_commands import init, serve, token, totp_code
 from services.cli.audit_commands import audit
 from services.cli.bpmn_commands import bpmn
+from services.cli.demo_commands import demo
 from services.cli.messaging_commands import relay
 from services.cli.notifier_commands import mailer, notifier
 from services.cli.scheduler_commands import scheduler
@@ -19,6 +20,7 @@ def cli() -> None:
 
 
 cli.add_command(bpmn)
+cli.add_command(demo)
 cli.add_command(audit)
 for command in (init, serve, token, totp_code, scheduler, relay, notifier, mailer, worker):
     cli.add_command(command)

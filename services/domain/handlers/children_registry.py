@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.domain.children import messages
-from services.domain.handlers import children, chronology
+from services.domain.handlers import children, chronology, reports
+from services.domain.reports.messages import ReadReport
 
 
 def handlers() -> dict[type[Any], Any]:
@@ -18,4 +19,5 @@ def handlers() -> dict[type[Any], Any]:
         messages.PeopleOfIncident: children.people_of_incident,
         messages.SchoolChildren: children.school_children,
         messages.ReadChronology: chronology.read_chronology,
+        ReadReport: reports.read_report,
     }
