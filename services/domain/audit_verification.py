@@ -46,7 +46,9 @@ def verify_audit_trail(
             VERIFIED,
             "audit:all" if school_id is None else f"audit:school:{school_id}",
             actor_id=None,
-            school_id=school_id,
+            # In the global chain even for one school's run: a verification never adds to
+            # the chain it has just walked.
+            school_id=None,
             reason=ran_by[:255],
             new_values={
                 "ok": verification.ok,

@@ -16,6 +16,10 @@ its kind, as the detail of a system event is no one school's business. Nothing h
 details of children: events carry ids, roles and task types only, and a timer failure is
 shown by its error's type alone (an engine error's message may quote a form answer; the
 full text is in the server log and the audit trail).
+
+The page also shows the latest verification of the audit trail's hash chains (`safeguard
+audit verify`) that covered every school or one the administrator administers; where the
+first broken row is in another school, only that much is said.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import AuditEvent, Incident, OutboxMessage, School
+from services.domain.audit_chain import GLOBAL_CHAIN, Break
 from services.messaging.rabbitmq import BROKER_ERRORS, close_quietly, connection_parameters
 from services.messaging.topology import Topology, topic_matches
 from services.notifications.consumer import NOTIFIER_BINDINGS
@@ -69,6 +74,18 @@ class TimerFailure:
     attempt: int | None
     error_type: str
     retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """The latest verification of the audit trail an administrator may see."""
+
+    finished_at: datetime
+    ran_by: str
+    scope: str  # "every school" or the school's name
+    ok: bool
+    rows_checked: int
+    broken: str | None  # the first broken row: id, school, sequence and what is wrong
 
 
 @dataclass(frozen=True)
@@ -224,6 +241,28 @@ def timer_report(
         for row, school_name, reference in uow.session.execute(query)
     )
     return TimerReport(count, latest)
+
+
+def audit_check(uow: SqlAlchemyUnitOfWork, school_ids: Collection[int]) -> AuditCheck | None:
+    """The latest verification of every chain or of one of these schools (None: never run)."""
+    record = uow.audit.latest_verification(school_ids)
+    if record is None:
+        return None
+    scope = "every school"
+    if record.school_id is not None:
+        school = uow.schools.get(record.school_id)
+        scope = school.name if school is not None else f"school {record.school_id}"
+    broken = None
+    if not record.ok:
+        chain = GLOBAL_CHAIN if record.broken_chain is None else record.broken_chain
+        if chain == GLOBAL_CHAIN or chain in school_ids:
+            first = Break(chain, record.broken_event_id, record.broken_seq, record.problem or "")
+            broken = first.describe()
+        else:
+            broken = "in a school you do not administer (its administrators see which row)"
+    return AuditCheck(
+        record.finished_at, record.ran_by, scope, record.ok, record.rows_checked, broken
+    )
 
 
 def broker_counts(

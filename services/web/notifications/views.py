@@ -13,6 +13,7 @@ from services.notifications.email_operations import email_report, send_emails_ag
 from services.notifications.operations import (
     TIMER_WINDOW,
     BrokerCounts,
+    audit_check,
     broker_counts,
     deliver_again,
     error_type,
@@ -86,6 +87,7 @@ def operations() -> str:
         emails = email_report(uow, schools)
         timers = timer_report(uow, schools, app_runtime.clock.now())
         job_count, jobs = uow.external_tasks.failed_in(schools)
+        audit = audit_check(uow, schools)
     broker: BrokerCounts | None = None
     if settings.amqp_url:
         topology = deployment_topology(settings.amqp_prefix)
@@ -100,6 +102,7 @@ def operations() -> str:
         jobs=[(task, reference, error_type(task.last_error)) for task, reference in jobs],
         broker=broker,
         timer_days=TIMER_WINDOW.days,
+        audit=audit,
     )
 
 
