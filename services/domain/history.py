@@ -119,8 +119,9 @@ DecisionReader = Callable[[str, Mapping[str, Any]], Sequence[Decision]]
 
 
 def _bpmn_id(target: str) -> str:
-    parts = target.split(":")
-    return parts[2] if len(parts) >= 3 else ""
+    # Task targets read "task:<bpmn id>:<task id>" (handlers.common.task_target).
+    parts = target.split(":", 2)
+    return parts[1] if len(parts) == 3 else ""
 
 
 def kind_of(entry: AuditEntry) -> str:

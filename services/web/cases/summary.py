@@ -153,6 +153,8 @@ def _elements(page: IncidentPageData, path: CasePath) -> list[dict[str, Any]]:
             notes.append(f"Timer due {date_time(timers[element_id].due_at)}")
             state = "timer"
         if not notes and element.kind not in TASK_KINDS:
+            if not element.name:
+                continue  # an unnamed join: nothing to say in words
             notes.append("Passed")
         lines.append(
             {"id": element_id, "name": graph.name_of(element_id), "state": state, "notes": notes}

@@ -93,14 +93,14 @@ def upgrade() -> None:
 
 
 def _copy_completions() -> None:
-    # Past completions are in the audit trail (task.completed, target "task:<id>:<bpmn id>");
+    # Past completions are in the audit trail (task.completed, target "task:<bpmn id>:<id>");
     # the lane comes from the task's row. Incidents deleted since are skipped.
     connection = op.get_bind()
     rows = connection.execute(
         sa.text(
             "SELECT a.incident_id, a.target, a.actor_id, a.occurred_at, a.new_values, h.role "
             "FROM audit_events a JOIN incidents i ON i.id = a.incident_id "
-            "LEFT JOIN human_tasks h ON a.target = 'task:' || h.id || ':' || h.bpmn_id "
+            "LEFT JOIN human_tasks h ON a.target = 'task:' || h.bpmn_id || ':' || h.id "
             "WHERE a.action = 'task.completed' ORDER BY a.id"
         )
     )
@@ -123,8 +123,8 @@ def _copy_completions() -> None:
         batch.append(
             {
                 "incident_id": incident_id,
-                "task_id": parts[1] if len(parts) == 3 else "",
-                "bpmn_id": parts[2] if len(parts) == 3 else "",
+                "task_id": parts[2] if len(parts) == 3 else "",  # "task:<bpmn id>:<task id>"
+                "bpmn_id": parts[1] if len(parts) == 3 else "",
                 "lane": role or "",
                 "kind": "completion",
                 "actor_id": actor_id,
