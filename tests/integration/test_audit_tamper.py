@@ -4,6 +4,8 @@ reordered (the attacker's way round the triggers included). On PostgreSQL the ap
 only INSERT and SELECT on the audit table; on SQLite the triggers refuse INSERT OR REPLACE.
 """
 
+# ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
+
 from __future__ import annotations
 
 import os
@@ -11,26 +13,38 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import Connection, Engine, create_engine, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from services.bootstrap import Runtime
 from services.db import SqlAlchemyUnitOfWork, make_engine, make_session_factory, upgrade_database
 from services.db.column_types import utcnow
-from services.db.models import AuditEvent
+from services.db.models import AuditEvent, AuditVerification
 from services.db.privileges import RoleSetupRefused, grant_application_role
 from services.domain.audit_chain import Verification, row_hash
 from services.domain.audit_verification import verify_audit_trail
 from tests.integration.conftest import empty_database, postgres_base_url, require_postgres
+from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by name
+    WebUser,
+    app,
+    client,
+    clock,
+    login,
+    make_user,
+    web_runtime,
+    web_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFEGUARD = Path(sys.executable).parent / "safeguard"
@@ -527,3 +541,49 @@ def test_audit_verify_command_passes_then_names_the_row_altered_by_hand(tmp_path
         )
     finally:
         engine.dispose()
+
+
+# --- the operations page --------------------------------------------------------------------
+
+
+def test_the_operations_page_shows_the_latest_verification(
+    client: FlaskClient, make_user: Callable[..., WebUser], web_runtime: Runtime
+) -> None:
+    admin, elsewhere = make_user("admin"), make_user("admin")
+    append(web_runtime.session_factory, admin.school_id, 3)
+    verify_audit_trail(
+        web_runtime.unit_of_work, school_id=admin.school_id, ran_by="ops@host", now=utcnow
+    )
+    login(client, admin.email)
+    page = client.get("/operations").get_data(as_text=True)
+    assert "Audit trail" in page and "Verified " in page
+    assert "3 events, no row altered, removed, added or reordered. Run by ops@host." in page
+
+    # A failed run over every school: its administrators see the row, others only that much.
+    with web_runtime.unit_of_work() as uow:
+        uow.audit.record_verification(
+            AuditVerification(
+                ran_by="cron",
+                school_id=None,
+                ok=False,
+                chains=2,
+                rows_checked=10,
+                broken_chains=1,
+                broken_chain=admin.school_id,
+                broken_event_id=123,
+                broken_seq=4,
+                problem="its content does not match its hash: the row was changed",
+            )
+        )
+        uow.commit()
+    page = client.get("/operations").get_data(as_text=True)
+    assert "The audit trail failed verification" in page
+    assert (
+        f"first broken row row id 123 (school {admin.school_id}, sequence 4): its content "
+        "does not match its hash: the row was changed"
+    ) in page
+    other = client.application.test_client()
+    login(other, elsewhere.email)
+    theirs = other.get("/operations").get_data(as_text=True)
+    assert "The audit trail failed verification" in theirs and "row id 123" not in theirs
+    assert "in a school you do not administer" in theirs
