@@ -17,6 +17,14 @@ Each setting, its meaning and its default:
 - SAFEGUARD_BASE_URL: public address used in links sent to people.
   Default: http://127.0.0.1:5000.
 - SAFEGUARD_SECURE_COOKIES: `true` to send cookies over HTTPS only. Default: false.
+- SAFEGUARD_SESSION_IDLE_MINUTES / SAFEGUARD_SESSION_MAX_MINUTES: a session ends after this
+  long without a request / this long after sign-in. Defaults: 60 / 600.
+- SAFEGUARD_LOGIN_MAX_FAILURES: failed sign-ins of one account (from any address) before each
+  further attempt waits, 30 s doubling per failure up to 15 minutes. Default: 5.
+- SAFEGUARD_LOGIN_ADDRESS_MAX_FAILURES: failed sign-ins from one client address within
+  SAFEGUARD_LOGIN_WINDOW_MINUTES before each attempt from it waits 30 s (people who have
+  signed in from that address before are not held). Defaults: 20 and 15.
+- SAFEGUARD_PROXY_HOPS: how many proxies in front set X-Forwarded-For/-Proto. Default: 0.
 - SAFEGUARD_SCHEDULER_POLL_SECONDS: how often the timer scheduler looks for due timers (it
   wakes sooner when the next timer is due sooner). Default: 5.
 - SAFEGUARD_SCHEDULER_BATCH_SIZE: incidents the scheduler fires per round. Default: 50.
@@ -95,6 +103,7 @@ class Settings:
     session_max_minutes: int = 600
     login_max_failures: int = 5
     login_window_minutes: int = 15
+    login_address_max_failures: int = 20
     proxy_hops: int = 0
     scheduler_poll_seconds: int = 5
     scheduler_batch_size: int = 50
@@ -125,6 +134,9 @@ class Settings:
             session_max_minutes=_count(env, f"{PREFIX}SESSION_MAX_MINUTES", default=600, low=1),
             login_max_failures=_count(env, f"{PREFIX}LOGIN_MAX_FAILURES", default=5, low=1),
             login_window_minutes=_count(env, f"{PREFIX}LOGIN_WINDOW_MINUTES", default=15, low=1),
+            login_address_max_failures=_count(
+                env, f"{PREFIX}LOGIN_ADDRESS_MAX_FAILURES", default=20, low=1
+            ),
             proxy_hops=_count(env, f"{PREFIX}PROXY_HOPS", default=0, low=0),
             scheduler_poll_seconds=_count(env, f"{PREFIX}SCHEDULER_POLL_SECONDS", default=5, low=1),
             scheduler_batch_size=_count(env, f"{PREFIX}SCHEDULER_BATCH_SIZE", default=50, low=1),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from services.db.models import BreakGlassGrant, Invitation, SignInThrottle
@@ -123,7 +125,7 @@ class InvitationRepository:
 
 
 class SignInThrottleRepository:
-    """Failed sign-in counts by key (an HMAC of an account or an address)."""
+    """Failed sign-in counts by key (an HMAC of an account or an address), and known addresses."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -132,27 +134,37 @@ class SignInThrottleRepository:
         """Return the count kept under this key, if any."""
         return self._session.get(SignInThrottle, key)
 
-    def count_failure(self, key: str, at: datetime) -> SignInThrottle:
-        """Add one failure under this key (a new count starts at one)."""
-        throttle = self._session.get(SignInThrottle, key, with_for_update=True)
-        if throttle is None:
-            throttle = SignInThrottle(
-                key=key, failures=0, first_failure_at=at, last_failure_at=at, notified_at=None
-            )
-            self._session.add(throttle)
+    def count_failure(self, key: str, at: datetime, *, restart_before: datetime) -> SignInThrottle:
+        """Add one failure under this key (row-locked), restarting a count older than that."""
+        throttle = self._locked(key, at)
+        if throttle.failures == 0 or throttle.last_failure_at < restart_before:
+            throttle.failures = 0
+            throttle.first_failure_at = at
+            throttle.notified_at = None
         throttle.failures += 1
         throttle.last_failure_at = at
         self._session.flush()
         return throttle
 
-    def restart(self, key: str, at: datetime) -> SignInThrottle:
-        """Start the count under this key again from nothing (the window has passed)."""
-        throttle = self._session.get(SignInThrottle, key)
-        if throttle is not None:
-            throttle.failures = 0
-            throttle.first_failure_at = at
-        return self.count_failure(key, at)
+    def mark(self, key: str, at: datetime) -> None:
+        """Record that something happened under this key at `at` (a known address)."""
+        throttle = self._locked(key, at)
+        throttle.last_failure_at = at
+        self._session.flush()
 
     def clear(self, key: str) -> None:
         """Forget the failures under this key (after a full sign-in)."""
         self._session.execute(delete(SignInThrottle).where(SignInThrottle.key == key))
+
+    def _locked(self, key: str, at: datetime) -> SignInThrottle:
+        # Insert-if-missing that two workers may race: the loser's insert does nothing.
+        values = {"key": key, "failures": 0, "first_failure_at": at, "last_failure_at": at}
+        insert = (
+            pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        )
+        self._session.execute(insert(SignInThrottle).values(values).on_conflict_do_nothing())
+        throttle = self._session.get(
+            SignInThrottle, key, with_for_update=True, populate_existing=True
+        )
+        assert throttle is not None  # inserted above, and never deleted inside a sign-in
+        return throttle

@@ -22,9 +22,13 @@ from services.web.auth.identity import end_every_session
 from services.web.auth.rate_limit import (
     LOCKED_OUT,
     SIGN_IN_FAILED,
+    Keys,
     LoginLimit,
+    address_key,
     attempt_key,
-    locked_until,
+    count_failure,
+    count_success,
+    refused_until,
 )
 
 SIGNED_IN = "auth.signed_in"
@@ -38,7 +42,7 @@ class SignInRefused(Exception):
 
 
 class SignInLocked(Exception):
-    """Too many failures for this email from this address: refused until `until`."""
+    """Too many failures for this account (or from this address): refused until `until`."""
 
     def __init__(self, until: datetime) -> None:
         super().__init__(f"sign-in locked until {until.isoformat()}")
@@ -52,12 +56,23 @@ class Attempt:
     email: str
     address: str
     at: datetime
-    key: str
+    keys: Keys
+
+    @property
+    def key(self) -> str:
+        """The key the account's failures are counted under (recorded in the audit trail)."""
+        return self.keys.account
 
     @classmethod
     def make(cls, secret_key: str, email: str, address: str, at: datetime) -> Attempt:
-        """Build an attempt, deriving the key its failures are counted under."""
-        return cls(email, address, at, attempt_key(secret_key, email, address))
+        """Build an attempt, deriving the keys its failures are counted under."""
+        keys = Keys(
+            account=attempt_key(secret_key, email),
+            address=address_key(secret_key, address),
+            secret_key=secret_key,
+            client_address=address,
+        )
+        return cls(email, address, at, keys)
 
 
 @dataclass(frozen=True)
@@ -75,20 +90,21 @@ def check_password(
 ) -> PasswordAccepted:
     """Check email and password; sign in at once when no second factor is needed."""
     with uow:
-        _refuse_if_locked(uow, attempt, limit)
         user = uow.users.get_by_email(attempt.email)
+        _refuse_if_locked(uow, attempt, user, limit)
         if user is None:
             passwords.spend_verification_time(password)
-            _fail(uow, attempt, None, "unknown email")
+            _fail(uow, attempt, None, "unknown email", limit)
         elif not passwords.verify_password(user.password_hash, password):
-            _fail(uow, attempt, user, "wrong password")
+            _fail(uow, attempt, user, "wrong password", limit)
         elif not user.is_active:
-            _fail(uow, attempt, user, "account disabled")
+            _fail(uow, attempt, user, "account disabled", limit)
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash_password(password)
         needs_code = user.totp_secret is not None or needs_second_factor(uow, user.id)
         if not needs_code:
             _record_signed_in(uow, attempt, user, {"second_factor": "none"})
+            count_success(uow, attempt.keys, user.id, attempt.at)
         accepted = PasswordAccepted(
             user.id, needs_code, user.totp_secret is not None, user.session_generation
         )
@@ -111,25 +127,26 @@ def check_code(
     sessions, begun with a password alone.
     """
     with uow:
-        _refuse_if_locked(uow, attempt, limit)
         user = uow.users.get(user_id)
+        _refuse_if_locked(uow, attempt, user, limit)
         if user is None or not user.is_active:
-            _fail(uow, attempt, user, "account gone")
+            _fail(uow, attempt, user, "account gone", limit)
         if enrolling_secret is not None and user.totp_secret is not None:
-            _fail(uow, attempt, user, "already enrolled")
+            _fail(uow, attempt, user, "already enrolled", limit)
         secret = enrolling_secret or user.totp_secret
         if secret is None:
-            _fail(uow, attempt, user, "not enrolled")
+            _fail(uow, attempt, user, "not enrolled", limit)
         step = totp.matching_step(secret, code, attempt.at)
         if step is None:
-            _fail(uow, attempt, user, "wrong code")
+            _fail(uow, attempt, user, "wrong code", limit)
         if step <= _last_step_used(uow, user.id, attempt.at):
-            _fail(uow, attempt, user, "code already used")
+            _fail(uow, attempt, user, "code already used", limit)
         if enrolling_secret is not None:
             user.totp_secret = enrolling_secret
             end_every_session(uow, user.id)
             uow.audit.add(TOTP_ENROLLED, _target(user), actor_id=user.id, occurred_at=attempt.at)
         _record_signed_in(uow, attempt, user, {"second_factor": "totp", "totp_step": step})
+        count_success(uow, attempt.keys, user.id, attempt.at)
         generation = user.session_generation
         uow.commit()
         return generation
@@ -149,16 +166,25 @@ def needs_second_factor(uow: SqlAlchemyUnitOfWork, user_id: int) -> bool:
     return uow.session.scalar(query) is not None
 
 
-def _refuse_if_locked(uow: SqlAlchemyUnitOfWork, attempt: Attempt, limit: LoginLimit) -> None:
-    until = locked_until(uow, attempt.key, limit, attempt.at)
+def _refuse_if_locked(
+    uow: SqlAlchemyUnitOfWork, attempt: Attempt, user: User | None, limit: LoginLimit
+) -> None:
+    until = refused_until(uow, attempt.keys, user.id if user else None, limit, attempt.at)
     if until is not None:
-        _audit_failure(uow, attempt, uow.users.get_by_email(attempt.email), LOCKED_OUT)
+        _audit_failure(uow, attempt, user, LOCKED_OUT)  # audited, not counted
         uow.commit()
         raise SignInLocked(until)
 
 
-def _fail(uow: SqlAlchemyUnitOfWork, attempt: Attempt, user: User | None, reason: str) -> NoReturn:
+def _fail(
+    uow: SqlAlchemyUnitOfWork,
+    attempt: Attempt,
+    user: User | None,
+    reason: str,
+    limit: LoginLimit,
+) -> NoReturn:
     _audit_failure(uow, attempt, user, reason)
+    count_failure(uow, attempt.keys, user, limit, attempt.at)
     uow.commit()
     raise SignInRefused(reason)
 

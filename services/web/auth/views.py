@@ -183,8 +183,12 @@ def _locked_page(form: SignInForm, until: datetime, now: datetime) -> Response:
 
 
 def lockout_message(until: datetime, now: datetime) -> str:
-    """Say when to try again, in minutes and as a UK clock time (e.g. "after 2:32pm")."""
-    minutes = max(1, math.ceil((until - now).total_seconds() / 60))
+    """Say when to try again, in seconds or minutes and as a UK clock time ("after 2:32pm")."""
+    seconds = max(1, math.ceil((until - now).total_seconds()))
+    if seconds < 60:
+        unit = "second" if seconds == 1 else "seconds"
+        return f"You have tried to sign in too many times. Try again in {seconds} {unit}."
+    minutes = math.ceil(seconds / 60)
     local = until.astimezone(_UK)
     clock = f"{local.hour % 12 or 12}:{local.minute:02d}{'am' if local.hour < 12 else 'pm'}"
     unit = "minute" if minutes == 1 else "minutes"
@@ -212,4 +216,6 @@ def _limit() -> LoginLimit:
     return LoginLimit(
         max_failures=settings.login_max_failures,
         window=timedelta(minutes=settings.login_window_minutes),
+        address_max_failures=settings.login_address_max_failures,
+        email_on=settings.smtp is not None,
     )
