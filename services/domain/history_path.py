@@ -43,6 +43,12 @@ def incident_path(deps: Dependencies, incident_id: str, now: datetime | None = N
     status = engine.get_status(definition, state, moment)
     taken = engine.taken_flows(definition, state)
     waiting = tuple([t.bpmn_id for t in status.ready] + [t.bpmn_id for t in status.external])
+    # The engine lists connections into completed elements; those into what waits now were
+    # travelled too.
+    reached = {target for _, target in taken}
+    taken += [
+        (f.source, f.target) for f in graph.flows if f.target in waiting and f.source in reached
+    ]
     return CasePath(
         definition_version_id=version_id,
         graph=graph,
