@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from workflow.definition import Definition, load_definition
@@ -30,11 +30,14 @@ class DraftCheck:
 
 def check_draft(
     files: Sequence[SourceFile],
-    scenarios: Sequence[Scenario],
+    scenarios: Sequence[Scenario] | Callable[[str], Sequence[Scenario]],
     task_roles: Collection[str],
     calendar: Calendar | None = None,
 ) -> tuple[DraftCheck, Definition | None]:
-    """Every check of a draft, and its Definition when it loads; nothing in it runs unsandboxed."""
+    """Every check of a draft, and its Definition when it loads; nothing in it runs unsandboxed.
+
+    `scenarios` may be a function of the process id the draft declares.
+    """
     try:
         definition = load_definition(files)
     except DefinitionInvalid as error:
@@ -47,4 +50,5 @@ def check_draft(
     problems = check_studio_rules(trees, task_roles)
     if problems:
         return DraftCheck(tuple(problems), ()), definition
-    return DraftCheck((), tuple(run_scenarios(definition, scenarios, calendar))), definition
+    chosen = scenarios(definition.process_id) if callable(scenarios) else scenarios
+    return DraftCheck((), tuple(run_scenarios(definition, chosen, calendar))), definition

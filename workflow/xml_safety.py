@@ -55,6 +55,22 @@ def parse_xml(source: SourceFile) -> etree._ElementTree:
     return tree
 
 
+def as_utf8_text(source: SourceFile) -> str:
+    """The file's text, decoded from the encoding it declares or marks; DefinitionInvalid if not."""
+    _check_size(source)
+    utf8 = _as_utf8(source)
+    try:
+        return utf8.content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = utf8.content.count(b"\n", 0, error.start) + 1
+        raise _reject(
+            source,
+            line,
+            f"file is not UTF-8 text (byte 0x{utf8.content[error.start]:02x} at offset "
+            f"{error.start}): save it as UTF-8 BPMN or DMN XML",
+        ) from None
+
+
 def line_of(element: etree._Element) -> int | None:
     """The element's line in its file (lxml's sourceline; lxml-stubs mistype it)."""
     line: object = element.sourceline

@@ -22,6 +22,7 @@ from services.web.extensions import csrf, init_runtime
 from services.web.home import bp as home_bp
 from services.web.incidents.areas import register_case_pages
 from services.web.notifications import register_notification_pages
+from services.web.studio import register_studio  # also adds the studio's routes to the API
 
 WEB_DIR = Path(__file__).parent
 
@@ -63,3 +64,4 @@ def _register_areas(app: Flask) -> None:
     register_case_pages(app)  # incidents and the inbox, with their menu links
     register_incident_list(app)  # the incidents list, case history and exports (issue 10)
     register_notification_pages(app)  # notifications and the operations page, with links
+    register_studio(app)  # the process studio, with its link

@@ -55,13 +55,13 @@ TABLES = {
     "file_transfers",
     "incident_retention",
     "retention_policies",
-    "incident_parties",
-    "file_transfers",
-    "incident_retention",
-    "retention_policies",
     "break_glass_grants",
     "invitations",
     "sign_in_throttles",
+    "process_drafts",
+    "draft_saves",
+    "process_releases",
+    "school_process_versions",
 }
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 MIGRATION_FILES = (

@@ -30,11 +30,19 @@ from services.db.models.incidents import (
 )
 from services.db.models.notifications import NOTIFICATION_KINDS, EmailDelivery, Notification
 from services.db.models.records import AuditEvent, OutboxMessage, ProcessedMessage
+from services.db.models.studio import (
+    DRAFT_STATES,
+    DraftSave,
+    ProcessDraft,
+    ProcessRelease,
+    SchoolProcessVersion,
+)
 
 __all__ = [
     "ANSWER_KINDS",
     "CHILD_ROLES",
     "DOCUMENT_KINDS",
+    "DRAFT_STATES",
     "EXTERNAL_TASK_STATES",
     "INCIDENT_STATUSES",
     "NOTIFICATION_KINDS",
@@ -50,6 +58,7 @@ __all__ = [
     "Child",
     "DefinitionVersion",
     "Document",
+    "DraftSave",
     "EmailDelivery",
     "ExternalTask",
     "FileTransfer",
@@ -65,9 +74,12 @@ __all__ = [
     "Notification",
     "OutboxMessage",
     "ProcessDefinition",
+    "ProcessDraft",
+    "ProcessRelease",
     "ProcessedMessage",
     "RetentionPolicy",
     "School",
+    "SchoolProcessVersion",
     "SignInThrottle",
     "User",
 ]

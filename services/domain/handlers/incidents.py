@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import HumanTask, Incident
+from services.db.repositories.studio import StudioRepository
 from services.domain.access import can_exclude_person, can_start_incident, clean_reason
 from services.domain.commands import DISCLOSURE_TASK, ExcludePerson, StartIncident
 from services.domain.dependencies import Dependencies
@@ -50,7 +51,7 @@ def _start_once(command: StartIncident, deps: Dependencies) -> Outcome:
     with deps.uow_factory() as uow:
         roles = uow.users.roles_in(command.actor_id, command.school_id)
         enforce(can_start_incident(roles), f"school {command.school_id}")
-        version_id, definition = _latest_definition(uow, deps, command.process_id)
+        version_id, definition = _school_definition(uow, deps, command)
         started = engine.start_instance(definition, now, calendar=deps.calendar)
         disclosure = _disclosure_task(started, command.process_id)
         after = engine.complete_task(
@@ -79,15 +80,20 @@ def _start_once(command: StartIncident, deps: Dependencies) -> Outcome:
         return Outcome(tuple(events), incident.id, incident.version_id, incident.reference)
 
 
-def _latest_definition(
-    uow: SqlAlchemyUnitOfWork, deps: Dependencies, process_id: str
+def _school_definition(
+    uow: SqlAlchemyUnitOfWork, deps: Dependencies, command: StartIncident
 ) -> tuple[int, Definition]:
-    version = uow.definitions.latest(process_id)
-    if version is None:
+    # New incidents start on the version the school runs (its studio choice, else the latest);
+    # running incidents stay on the version they started on.
+    version_id = StudioRepository(uow.session).current_version_id(
+        command.school_id, command.process_id
+    )
+    if version_id is None:
         raise ProcessNotStartable(
-            f"process {process_id!r} is not deployed: deploy its BPMN before reporting concerns"
+            f"process {command.process_id!r} is not deployed: deploy its BPMN before reporting "
+            "concerns"
         )
-    return version.id, deps.definitions.get(uow, version.id)
+    return version_id, deps.definitions.get(uow, version_id)
 
 
 def _disclosure_task(started: InstanceStatus, process_id: str) -> TaskView:

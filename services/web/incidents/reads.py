@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import Membership, User
+from services.db.repositories.studio import StudioRepository
 from services.domain.access import can_start_incident
 from services.domain.bus import Handler
 from services.domain.commands import DEFAULT_PROCESS_ID, DISCLOSURE_TASK
@@ -95,13 +96,16 @@ def report_form(query: ReportForm, deps: Dependencies) -> StartForm:
     with deps.uow_factory() as uow:
         roles = uow.users.roles_in(query.actor_id, query.school_id)
         enforce(can_start_incident(roles), f"school {query.school_id}")
-        version = uow.definitions.latest(query.process_id)
-        if version is None:
+        # The school's version (its studio choice, else the latest), as start_incident uses.
+        version_id = StudioRepository(uow.session).current_version_id(
+            query.school_id, query.process_id
+        )
+        if version_id is None:
             raise ProcessNotStartable(
                 f"process {query.process_id!r} is not deployed: deploy its BPMN before "
                 "reporting concerns"
             )
-        definition = deps.definitions.get(uow, version.id)
+        definition = deps.definitions.get(uow, version_id)
         school = uow.schools.get(query.school_id)
         school_name = school.name if school is not None else ""
     started = engine.start_instance(definition, deps.clock.now(), calendar=deps.calendar)
