@@ -217,7 +217,8 @@ def access_log(entries: Iterable[AuditEntry], window: timedelta = VIEW_WINDOW) -
         index = open_line.get(key)
         last = lines[index] if index is not None else None
         if (
-            last is not None
+            index is not None
+            and last is not None
             and entry.occurred_at - last.last_at <= window
             and (entry.reason or "") == last.reason
         ):

@@ -55,14 +55,13 @@ def note_case_facts(
     immediate = _immediate(data.get("immediate_referral"))
     criteria = _criteria(data.get("referral_criteria"))
     classification = data.get("incident_classification")
-    facts = {
+    held = f",{','.join(criteria)}," if criteria else ""
+    facts: dict[str, Any] = {
         "route": route if isinstance(route, str) and route else None,
         "immediate_referral": immediate,
-        "referral_criteria": f",{','.join(criteria)}," if criteria else "",
+        "referral_criteria": held if len(held) <= MAX_CRITERIA_TEXT else "",
         "classification": classification[:64] if isinstance(classification, str) else None,
     }
-    if len(facts["referral_criteria"] or "") > MAX_CRITERIA_TEXT:
-        facts["referral_criteria"] = ""
     # No autoflush: flushing the incident here and again at commit would bump its version twice.
     with uow.session.no_autoflush:
         row = uow.session.get(IncidentCaseFacts, incident.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -108,11 +109,8 @@ def _text_clause(text: str, readable: ColumnElement[bool]) -> ColumnElement[bool
 
 
 def _filtered(
-    query: Select[tuple[Incident, IncidentCaseFacts | None, int]],
-    case: CaseFilter,
-    now: datetime,
-    readable: ColumnElement[bool],
-) -> Select[tuple[Incident, IncidentCaseFacts | None, int]]:
+    query: Select[Any], case: CaseFilter, now: datetime, readable: ColumnElement[bool]
+) -> Select[Any]:
     if case.status is not None:
         query = query.where(Incident.status == case.status)
     if case.text:
@@ -169,13 +167,13 @@ def list_cases(
         .where(HumanTask.incident_id == Incident.id, HumanTask.state == "ready")
         .scalar_subquery()
     )
-    query = (
+    query: Any = (
         select(Incident, IncidentCaseFacts, DefinitionVersion.version, overdue, open_tasks)
         .outerjoin(IncidentCaseFacts, IncidentCaseFacts.incident_id == Incident.id)
         .join(DefinitionVersion, DefinitionVersion.id == Incident.definition_version_id)
         .where(visible)
     )
-    query = _filtered(query, case, now, readable)  # type: ignore[arg-type]
+    query = _filtered(query, case, now, readable)
     query = query.order_by(*SORTS.get(case.sort, SORTS["newest"])).limit(limit).offset(offset)
     return [
         _row(incident, facts, version, late, waiting)

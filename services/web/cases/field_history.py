@@ -28,7 +28,7 @@ class FieldChange:
 
 def field_changes(page: IncidentPageData, incident_id: str) -> list[FieldChange]:
     """Every answer a later completion or a correction changed, oldest first."""
-    specs: dict[str, FieldSpec] = {}
+    specs: dict[str, FieldSpec | None] = {}
     names: dict[str, str] = {}
     for step in page.view.completed_steps:
         names[step.bpmn_id] = step.name
@@ -42,13 +42,13 @@ def field_changes(page: IncidentPageData, incident_id: str) -> list[FieldChange]
             if value in (None, ""):
                 continue
             if before not in (None, "") and before != value:
-                spec = specs.get(key)
+                asked = specs.get(key)
                 changes.append(
                     FieldChange(
                         field=key,
-                        question=label_of(key, spec),
-                        old=in_words(spec, before),
-                        new=in_words(spec, value),
+                        question=label_of(key, asked),
+                        old=in_words(asked, before),
+                        new=in_words(asked, value),
                         at=date_time(kept.at),
                         who=page.name_of(kept.actor_id) or "The system",
                         how="Corrected"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app, render_template, request, url_for
 from werkzeug.wrappers import Response
 
@@ -103,16 +105,17 @@ def _page(
         route_words=ROUTE_WORDS,
         sort_words=SORT_WORDS,
         page_number=number,
-        previous_url=_url(school, kept, number - 1) if number > 1 else None,
-        next_url=_url(school, kept, number + 1) if more else None,
-        csv_url=url_for("cases.index", school=school.school_id, format="csv", **kept),
-        json_url=url_for("cases.index", school=school.school_id, format="json", **kept),
+        previous_url=_url(school, {**kept, "page": str(number - 1)}) if number > 1 else None,
+        next_url=_url(school, {**kept, "page": str(number + 1)}) if more else None,
+        csv_url=_url(school, {**kept, "format": "csv"}),
+        json_url=_url(school, {**kept, "format": "json"}),
         filtered=bool(kept),
     )
 
 
-def _url(school: SchoolRoles, kept: dict[str, str], number: int) -> str:
-    return url_for("cases.index", school=school.school_id, page=number, **kept)
+def _url(school: SchoolRoles, values: dict[str, str]) -> str:
+    arguments: dict[str, Any] = {"school": school.school_id, **values}
+    return url_for("cases.index", **arguments)
 
 
 def _chosen_school(user: SignedInUser) -> SchoolRoles | None:
