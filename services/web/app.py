@@ -18,10 +18,12 @@ from services.web import assets, errors, ids, navigation, security
 from services.web.api import bp as api_bp
 from services.web.auth import bp as auth_bp
 from services.web.cases import register_incident_list
+from services.web.children import register_children_pages
 from services.web.extensions import csrf, init_runtime
 from services.web.home import bp as home_bp
 from services.web.incidents.areas import register_case_pages
 from services.web.notifications import register_notification_pages
+from services.web.reports import register_report_pages
 from services.web.studio import register_studio  # also adds the studio's routes to the API
 
 WEB_DIR = Path(__file__).parent
@@ -64,4 +66,6 @@ def _register_areas(app: Flask) -> None:
     register_case_pages(app)  # incidents and the inbox, with their menu links
     register_incident_list(app)  # the incidents list, case history and exports (issue 10)
     register_notification_pages(app)  # notifications and the operations page, with links
+    register_children_pages(app)  # children, chronologies (issue 11)
+    register_report_pages(app)  # the reports dashboard (issue 11)
     register_studio(app)  # the process studio, with its link

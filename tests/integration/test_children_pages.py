@@ -1,0 +1,135 @@
+"""Children and reports pages through the Flask test client, on real databases (issue 11)."""
+
+# ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask.testing import FlaskClient
+from lxml import html
+
+from services.bootstrap import Runtime
+from services.domain.commands import DeployDefinitions, StartIncident
+from tests.integration.service_fixtures import default_bundle, disclosure_data
+from tests.integration.web_fixtures import (  # noqa: F401
+    WebUser,
+    app,
+    client,
+    clock,
+    csrf_token,
+    login,
+    make_user,
+    web_runtime,
+    web_settings,
+)
+
+
+def start(runtime: Runtime, reporter: WebUser) -> str:
+    """Report a concern as `reporter`; return the incident id."""
+    runtime.bus.handle(DeployDefinitions(default_bundle(), None))
+    outcome = runtime.bus.handle(
+        StartIncident(reporter.school_id, reporter.id, disclosure_data("x"))
+    )
+    assert outcome.incident_id is not None
+    return outcome.incident_id
+
+
+def test_a_dsl_names_a_child_and_opens_their_chronology(
+    client: FlaskClient, make_user: Callable[..., WebUser], web_runtime: Runtime
+) -> None:
+    dsl = make_user("dsl")
+    staff = make_user("staff", school_id=dsl.school_id)
+    incident_id = start(web_runtime, staff)
+    login(client, dsl.email)
+    incident = client.get(f"/incidents/{incident_id}").get_data(as_text=True)
+    assert f"/incidents/{incident_id}/children" in incident
+    path = f"/incidents/{incident_id}/children"
+    token = csrf_token(client, path)
+    bad = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "name": "Rowan Ash",
+            "role": "pictured",
+            "date_of_birth": "31/02/2011",
+        },
+    )
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.get_data(as_text=True)
+    made = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "name": "Rowan Ash",
+            "role": "pictured",
+            "date_of_birth": "2011-02-03",
+            "year_group": "Year 10",
+        },
+    )
+    assert made.status_code == 302
+    listing = html.fromstring(client.get(path).get_data(as_text=True))
+    (link,) = listing.xpath("//table[@id='incident-children']//a")
+    assert link.text == "Rowan Ash"
+    again = client.post(
+        path,
+        data={
+            "csrf_token": token,
+            "name": "rowan ash",
+            "role": "shared",
+            "date_of_birth": "2011-02-03",
+        },
+    )
+    assert again.status_code == 422 and "already knows" in again.get_data(as_text=True)
+    page = client.get(link.get("href"))
+    assert page.status_code == 200
+    rows = html.fromstring(page.get_data(as_text=True)).xpath("//table[@id='chronology']//tbody/tr")
+    assert rows and "Concern reported (pictured)" in rows[0].text_content()
+    assert client.get("/children").status_code == 200
+
+
+def test_staff_name_children_but_cannot_read_chronologies(
+    client: FlaskClient, make_user: Callable[..., WebUser], web_runtime: Runtime
+) -> None:
+    staff = make_user("staff")
+    incident_id = start(web_runtime, staff)
+    login(client, staff.email)
+    path = f"/incidents/{incident_id}/children"
+    made = client.post(
+        path,
+        data={"csrf_token": csrf_token(client, path), "name": "Sky Birch", "role": "disclosed"},
+    )
+    assert made.status_code == 302
+    page = client.get(path).get_data(as_text=True)
+    assert "Sky Birch" in page and "To confirm" in page
+    with web_runtime.unit_of_work() as uow:
+        from sqlalchemy import select
+
+        from services.db.models import Child
+
+        child_id = uow.session.scalar(select(Child.id).where(Child.display_name == "Sky Birch"))
+    assert client.get(f"/children/{child_id}").status_code == 403
+    assert client.get("/children").status_code == 403
+    assert client.get("/reports").status_code == 403
+
+
+def test_the_headteacher_sees_the_dashboard_with_charts_and_a_csv(
+    client: FlaskClient, make_user: Callable[..., WebUser], web_runtime: Runtime
+) -> None:
+    head = make_user("headteacher")
+    staff = make_user("staff", school_id=head.school_id)
+    start(web_runtime, staff)
+    login(client, head.email)
+    page = client.get("/reports")
+    assert page.status_code == 200
+    tree = html.fromstring(page.get_data(as_text=True))
+    assert len(tree.xpath("//svg[@role='img']")) == 9
+    assert len(tree.xpath("//section//table")) == 9
+    assert not tree.xpath("//*[@style]")  # the CSP allows no inline style
+    months = tree.xpath("//section[@id='section-months']//tbody/tr/td")
+    assert [cell.text for cell in months] == ["1"]
+    csv = client.get("/reports/dashboard.csv")
+    assert csv.status_code == 200 and csv.mimetype == "text/csv"
+    assert "Incidents reported per month" in csv.get_data(as_text=True)
+    assert client.get("/reports?from=yesterday").status_code == 422
+    assert client.get("/reports?from=2026-02-01&to=2026-01-01").status_code == 422
+    assert client.get("/reports?school=999999").status_code == 422
+    assert client.get("/reports/dashboard.csv?to=nope").status_code == 422
