@@ -33,6 +33,7 @@ from forms.validators import (
     AcceptableDocument,
     AnswerPresence,
     KnownOption,
+    NoImagery,
     NumberRange,
     TextLength,
 )
@@ -91,12 +92,12 @@ def _common(spec: FieldSpec, default: Any, *validators: Any, **params: Any) -> d
 
 
 def _string(spec: FieldSpec, default: Any) -> Any:
-    common = _common(spec, default, TextLength())
+    common = _common(spec, default, NoImagery(), TextLength())
     if not spec.multiline:
         return TextAnswerField(widget=GovTextInput(), **common)
     if spec.maxlength is not None:
         # GOV.UK pairs a limited text area with a character count (plain text area without JS).
-        common = _common(spec, default, TextLength(), maxlength=spec.maxlength)
+        common = _common(spec, default, NoImagery(), TextLength(), maxlength=spec.maxlength)
         return TextAnswerField(widget=GovCharacterCount(), **common)
     return TextAnswerField(widget=GovTextArea(), **common)
 

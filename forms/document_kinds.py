@@ -1,18 +1,31 @@
-"""Recognise the document formats Safeguard Flow accepts, and find pictures hidden inside them."""
+"""Recognise the document formats Safeguard Flow accepts, and find pictures hidden inside them.
+
+PDFs are read with pypdf (forms.pdf_check), DOCX and ODT packages with zipfile
+(forms.office_check), and plain text with the text guard (workflow.text_imagery).
+"""
 
 from __future__ import annotations
 
 import io
-import re
 import zipfile
-import zlib
-from collections.abc import Iterator
 from typing import Literal
 
 import filetype
 
-from forms.media_sniff import sniff_media
-from forms.plain_text import is_plain_text
+from forms.media_sniff import MEDIA_EXTENSIONS
+from forms.office_check import package_problem
+from forms.pdf_check import pdf_problem
+from forms.plain_text import decode_text, is_plain_text
+from workflow.text_imagery import find_imagery
+
+__all__ = [
+    "KIND_NAMES",
+    "MEDIA_EXTENSIONS",
+    "DocumentKind",
+    "describe_other",
+    "find_embedded_picture",
+    "identify_document",
+]
 
 DocumentKind = Literal["pdf", "docx", "odt", "text"]
 
@@ -23,16 +36,6 @@ KIND_NAMES: dict[DocumentKind, str] = {
     "text": "plain text",
 }
 
-# File name endings of image and video formats (refused whatever the bytes say).
-_IMAGE_ENDINGS = (
-    "jpg jpeg jpe jfif png apng gif webp heic heif avif bmp dib tif tiff svg svgz ico cur psd jxl "
-    "jp2 j2k jpx qoi emf wmf emz wmz svm pict pct eps raw cr2 cr3 nef arw dng orf rw2 raf"
-)
-_VIDEO_ENDINGS = (
-    "mp4 m4v mov qt avi wmv asf webm mkv flv f4v 3gp 3g2 mpg mpeg m2v ts mts m2ts ogv vob"
-)
-MEDIA_EXTENSIONS = frozenset(_IMAGE_ENDINGS.split() + _VIDEO_ENDINGS.split())
-
 _ODT_MIMETYPE = b"application/vnd.oasis.opendocument.text"
 _DOCX_MAIN = b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
 _ZIP_PACKAGES = (
@@ -41,19 +44,8 @@ _ZIP_PACKAGES = (
     (b"opendocument.spreadsheet", "an OpenDocument spreadsheet (ODS)"),
     (b"opendocument.presentation", "an OpenDocument presentation (ODP)"),
 )
-# Entries that hold pictures, or other documents (which may hold pictures in turn).
-_PICTURE_FOLDERS = ("word/media/", "word/embeddings/", "Pictures/", "ObjectReplacements/")
-# A page-one preview office programs save; it shows pictures only if the document has some,
-# and those are refused on their own.
-_THUMBNAILS = ("Thumbnails/thumbnail.png", "docProps/thumbnail.jpeg", "docProps/thumbnail.wmf")
 _MAX_ZIP_ENTRIES = 5_000
 _MAX_XML_BYTES = 1_000_000
-
-_PDF_SUBTYPE = re.compile(rb"/Subtype\s*/([A-Za-z0-9#]+)")
-_PDF_STREAM = re.compile(rb"stream\r?\n")
-_PDF_INLINE_IMAGE = re.compile(rb"(?:^|\s)BI\s+/\w+.{0,2000}?\sID\s", re.DOTALL)
-_MAX_INFLATED_BYTES = 32 * 1024 * 1024
-_DATA_URI_MEDIA = re.compile(rb"data:\s*(?:image|video)/", re.IGNORECASE)
 
 
 def identify_document(content: bytes) -> DocumentKind | None:
@@ -68,14 +60,12 @@ def identify_document(content: bytes) -> DocumentKind | None:
 
 
 def find_embedded_picture(kind: DocumentKind, content: bytes) -> str | None:
-    """Describe a picture (or embedded object) inside an accepted document, or None if none."""
+    """Describe a picture (or a part that cannot be checked) inside a document, or None."""
     if kind == "pdf":
-        return _pdf_picture(content)
+        return pdf_problem(content)
     if kind in ("docx", "odt"):
-        return _zip_picture(content)
-    if _DATA_URI_MEDIA.search(content):
-        return "an image written out as text (a data: address)"
-    return None
+        return package_problem(content)
+    return find_imagery(decode_text(content) or "")
 
 
 def describe_other(content: bytes) -> str | None:
@@ -107,7 +97,7 @@ def _read_entry(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     try:
         with archive.open(name) as entry:
             return entry.read(limit)
-    except (KeyError, zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error):
+    except Exception:  # unreadable here only means "not this format"; the full check refuses it
         return b""
 
 
@@ -135,53 +125,3 @@ def _zip_package_name(content: bytes) -> str:
         if marker in declared:
             return name
     return "a ZIP archive"
-
-
-def _zip_picture(content: bytes) -> str | None:
-    archive = _open_zip(content)
-    if archive is None:
-        return "contents that could not be read"
-    with archive:
-        for info in archive.infolist():
-            name = info.filename
-            if info.is_dir() or name in _THUMBNAILS:
-                continue
-            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            if name.startswith(_PICTURE_FOLDERS) or extension in MEDIA_EXTENSIONS:
-                return f"a picture or embedded object ({name})"
-            if sniff_media(_read_entry(archive, name, 512)) is not None:
-                return f"a picture ({name})"
-    return None
-
-
-def _pdf_picture(content: bytes) -> str | None:
-    for match in _PDF_SUBTYPE.finditer(content):
-        if _decode_pdf_name(match.group(1)) == b"Image":
-            return "a picture"
-    for stream in _inflated_streams(content):
-        if _PDF_INLINE_IMAGE.search(stream):
-            return "a picture drawn inline on a page"
-    return None
-
-
-def _decode_pdf_name(name: bytes) -> bytes:
-    """PDF names may spell a character as #xx ("/Im#61ge" is "/Image")."""
-    return re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m.group(1), 16)]), name)
-
-
-def _inflated_streams(content: bytes) -> Iterator[bytes]:
-    """Inflate each zlib-compressed stream in turn, bounded in total so a zip bomb cannot hurt."""
-    budget = _MAX_INFLATED_BYTES
-    view = memoryview(content)
-    for match in _PDF_STREAM.finditer(content):
-        if budget <= 0:
-            return
-        end = content.find(b"endstream", match.end())
-        try:
-            data = zlib.decompressobj().decompress(
-                view[match.end() : end if end >= 0 else None], budget
-            )
-        except zlib.error:
-            continue
-        budget -= len(data)
-        yield data

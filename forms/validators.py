@@ -15,6 +15,7 @@ from forms import messages
 from forms.attachments import MAX_DOCUMENT_BYTES, AttachmentRefused, check_document
 from forms.fields import FALSE_WORDS, TRUE_WORDS
 from workflow.model import FieldSpec
+from workflow.text_imagery import imagery_in_text
 
 
 def answer_matches(spec: FieldSpec, value: Any, expected: str) -> bool:
@@ -74,6 +75,20 @@ class TextLength:
             raise ValidationError(messages.too_short(spec, spec.minlength))
         if spec.maxlength is not None and length > spec.maxlength:
             raise ValidationError(messages.too_long(spec, spec.maxlength))
+
+
+class NoImagery:
+    """The text carries no picture or video written out as text (workflow.text_imagery).
+
+    Also usable on any WTForms text field outside task forms (reasons, notes).
+    """
+
+    def __call__(self, form: Any, field: Any) -> None:
+        """Refuse text holding a data: address, or base64 or hex that decodes to imagery."""
+        text = field.data if isinstance(field.data, str) else ""
+        refusal = imagery_in_text(text)
+        if refusal is not None:
+            raise StopValidation(refusal)
 
 
 class NumberRange:

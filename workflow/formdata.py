@@ -9,6 +9,7 @@ from typing import Any
 
 from workflow.errors import TaskDataInvalid
 from workflow.model import FieldSpec, FormSpec
+from workflow.text_imagery import imagery_in_text
 
 _WHOLE_NUMBER = re.compile(r"^[+-]?\d{1,18}$")
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
@@ -62,6 +63,10 @@ def _typed(spec: FieldSpec, raw: Any) -> Any:
         return None
     if isinstance(raw, str) and not _storable_text(raw):
         raise _Invalid("contains characters that cannot be stored (a NUL or broken Unicode)")
+    if isinstance(raw, str):
+        refusal = imagery_in_text(raw)
+        if refusal is not None:
+            raise _Invalid(refusal)
     value = _COERCE[spec.type](spec, raw)
     _check_limits(spec, value)
     return value

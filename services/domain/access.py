@@ -21,6 +21,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+from services.domain.errors import RequestInvalid
+from workflow.text_imagery import imagery_in_text
+
 VIEW_ROLES = frozenset({"dsl", "headteacher", "auditor"})
 READ_ONLY_ROLES = frozenset({"auditor"})
 CASE_LEAD_ROLES = frozenset({"dsl", "headteacher"})  # may reassign tasks and exclude people
@@ -59,6 +62,9 @@ def clean_reason(reason: str | None) -> str | None:
     if reason is None:
         return None
     stripped = reason.strip()
+    refusal = imagery_in_text(stripped)  # a reason is words, never a picture
+    if refusal is not None:
+        raise RequestInvalid(f"reason: {refusal}")
     return stripped or None
 
 

@@ -19,6 +19,16 @@ from forms.attachments import (
     check_document,
     identify_accepted_document,
 )
+from tests.unit.imagery_corpus import (
+    FONT,
+    PAGES,
+    TEXT,
+    clean_pdf_by_hand,
+    page,
+    pdf,
+    pdf_drawing,
+    stream,
+)
 
 
 def iso_media(major: bytes, *compatible: bytes) -> bytes:
@@ -87,7 +97,7 @@ def test_a_video_is_named_as_a_video() -> None:
         check_document("notes.txt", MEDIA["MP4"])
 
 
-MINIMAL_PDF = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<<>>\n%%EOF\n"
+MINIMAL_PDF = clean_pdf_by_hand()
 
 
 def zipped(entries: dict[str, bytes]) -> bytes:
@@ -106,7 +116,6 @@ DOCX = {"[Content_Types].xml": CONTENT_TYPES, "word/document.xml": b"<w:document
 ODT = {
     "mimetype": b"application/vnd.oasis.opendocument.text",
     "content.xml": b"<office:document-content/>",
-    "Thumbnails/thumbnail.png": MEDIA["PNG"],
 }
 
 
@@ -129,9 +138,11 @@ def test_documents_are_accepted(filename: str, content: bytes, kind: str) -> Non
     assert identify_accepted_document(filename, content) == kind
 
 
-def flate_stream(content: bytes) -> bytes:
-    data = zlib.compress(content)
-    return b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(data) + data + b"\nendstream\n"
+def pdf_with_content(content: bytes) -> bytes:
+    """A one-page PDF drawing this (Flate-compressed) content."""
+    catalog = b"<< /Type /Catalog /Pages 2 0 R >>"
+    body = stream(b"/Filter /FlateDecode", zlib.compress(content))
+    return pdf(catalog, PAGES, page(), FONT, body)
 
 
 @pytest.mark.parametrize(
@@ -169,14 +180,19 @@ def test_the_refusal_of_other_types_lists_what_is_accepted() -> None:
         ("letter.docx", zipped({**DOCX, "word/media/image1.png": MEDIA["PNG"]}), "word/media/"),
         ("letter.docx", zipped({**DOCX, "word/a.bin": MEDIA["JPEG"]}), "a picture (word/a.bin)"),
         ("letter.odt", zipped({**ODT, "Pictures/1.jpg": b"x"}), "Pictures/1.jpg"),
-        ("letter.pdf", MINIMAL_PDF + b"<< /Type /XObject /Subtype /Image >>", "a picture"),
-        ("letter.pdf", MINIMAL_PDF + b"<</Subtype/Im#61ge>>", "a picture"),
+        ("letter.odt", zipped({**ODT, "Thumbnails/thumbnail.png": b"x"}), "a preview picture"),
+        ("letter.pdf", pdf_drawing(b"/Subtype /Image"), "a picture"),
+        ("letter.pdf", pdf_drawing(b"/Subtype/Im#61ge"), "a picture"),
         (
             "letter.pdf",
-            MINIMAL_PDF + flate_stream(b"q BI /W 4 /H 4 /CS /G /BPC 8 ID \x00\x01 EI Q"),
+            pdf_with_content(b"q BI /W 4 /H 4 /CS /G /BPC 8 /F /AHx ID 00010203> EI Q"),
             "a picture drawn inline",
         ),
-        ("notes.html", b'<img src="data:image/png;base64,iVBORw0KGgo=">', "a data: address"),
+        (
+            "notes.html",
+            b'<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAA">',
+            "a data: address",
+        ),
     ],
 )
 def test_a_document_with_a_picture_inside_is_refused(
@@ -189,7 +205,7 @@ def test_a_document_with_a_picture_inside_is_refused(
 
 
 def test_a_pdf_with_compressed_text_only_is_accepted() -> None:
-    check_document("letter.pdf", MINIMAL_PDF + flate_stream(b"BT /F1 12 Tf (BI ID) Tj ET"))
+    check_document("letter.pdf", pdf_with_content(TEXT + b" BT /F1 12 Tf (BI ID) Tj ET"))
 
 
 @pytest.mark.parametrize("filename", ["photo.jpg", "clip.MP4", "drawing.svg", "shot.heic"])

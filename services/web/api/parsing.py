@@ -1,13 +1,15 @@
 """Reading API input: a JSON object body checked against the keys it may hold, and query numbers.
 
 Only the shape is checked here (types, required and unknown keys, ids in range, text a database
-can store); what values mean (form answers, reasons, who may do what) is the service layer's to
+can store, nesting at most MAX_DEPTH deep, no picture or video written out as text anywhere in
+the body); what values mean (form answers, reasons, who may do what) is the service layer's to
 judge, exactly as for the HTML forms.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,6 +17,7 @@ from typing import Any, Literal
 from flask import Request
 
 from services.web.api.errors import ApiError
+from workflow.text_imagery import imagery_in_text
 
 Kind = Literal["integer", "string", "object"]
 JSON_MEDIA_TYPE = "application/json"
@@ -22,6 +25,13 @@ UNKNOWN_KEY = "is not a field of this request"
 NUL_MESSAGE = "must not contain a NUL character (\\u0000) or an unpaired surrogate"
 # Ids and versions are 32-bit columns: a bigger number would fail in the database, not here.
 MAX_INTEGER = 2**31 - 1
+# No request of ours nests deeper than a few levels; 32 keeps the parser and every walk over the
+# value far from Python's recursion limit (JSON nested 5,000 deep must be a 400, not a 500).
+MAX_DEPTH = 32
+# The blueprint caps bodies lower (request.max_content_length); this holds wherever json_body is
+# used, so the work done on a body stays bounded.
+MAX_JSON_BYTES = 1024 * 1024
+_STRING_OR_BRACKET = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,12 @@ def json_body(request: Request, spec: BodySpec, *, may_be_empty: bool = False) -
     ApiError: 415 (not JSON), 400 (malformed, naming the position), 422 (keys, per key).
     """
     raw = request.get_data(cache=False)  # raises 413 past request.max_content_length
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"the request body is larger than the {MAX_JSON_BYTES} bytes accepted",
+        )
     if not raw.strip() and may_be_empty:
         return check_keys({}, spec)
     if not _is_json(request.mimetype):
@@ -67,6 +83,17 @@ def json_body(request: Request, spec: BodySpec, *, may_be_empty: bool = False) -
             "invalid_data",
             f"text {NUL_MESSAGE}: {', '.join(unstorable)}",
             {key: [NUL_MESSAGE] for key in unstorable},
+        )
+    imagery = _imagery_places(value, "")
+    if imagery:
+        # A picture pasted as text (a data: address, base64 ...) never reaches the domain, the
+        # audit trail or the outbox: refuse it here, naming each place.
+        places = sorted(imagery)
+        raise ApiError(
+            422,
+            "imagery_refused",
+            f"the request carries a picture or video written out as text: {', '.join(places)}",
+            imagery,
         )
     return check_keys(value, spec)
 
@@ -137,8 +164,11 @@ def _decode(raw: bytes) -> Any:
             f"the body is not UTF-8: byte {error.start} cannot be decoded",
             position={"offset": error.start},
         ) from None
+    _check_depth(text)
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError:  # not reached past _check_depth; kept so depth can never be a 500
+        raise ApiError(400, "malformed_json", _too_deep_message(None)) from None
     except json.JSONDecodeError as error:
         raise ApiError(
             400,
@@ -149,6 +179,31 @@ def _decode(raw: bytes) -> Any:
         ) from None
     except _BadJson as error:
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {error}") from None
+    except ValueError:  # an integer of thousands of digits: Python refuses to convert it
+        raise ApiError(
+            400, "malformed_json", "the body holds a number too long to read (over 4,300 digits)"
+        ) from None
+
+
+def _check_depth(text: str) -> None:
+    """Refuse arrays and objects nested deeper than MAX_DEPTH, before the parser recurses."""
+    depth = 0
+    for token in _STRING_OR_BRACKET.finditer(text):
+        bracket = token.group()
+        if bracket in ("[", "{"):
+            depth += 1
+        elif bracket in ("]", "}"):
+            depth -= 1
+        if depth > MAX_DEPTH:
+            where = token.start()
+            raise ApiError(
+                400, "malformed_json", _too_deep_message(where), position={"offset": where}
+            )
+
+
+def _too_deep_message(offset: int | None) -> str:
+    where = "" if offset is None else f" (character {offset})"
+    return f"the body nests arrays and objects more than {MAX_DEPTH} deep{where}"
 
 
 class _BadJson(ValueError):
@@ -194,6 +249,24 @@ def _unstorable_places(value: Any, key: str) -> list[str]:
     if isinstance(value, list):
         return [name for item in value for name in _unstorable_places(item, key)]
     return []
+
+
+def _imagery_places(value: Any, key: str) -> dict[str, list[str]]:
+    # As for unstorable text, the innermost object key names the place (a form field id).
+    if isinstance(value, str):
+        refusal = imagery_in_text(value)
+        return {key or "(body)": [refusal]} if refusal else {}
+    found: dict[str, list[str]] = {}
+    if isinstance(value, dict):
+        for k, item in value.items():
+            refusal = imagery_in_text(k)
+            if refusal:
+                found[ascii(k)[:40]] = [refusal]
+            found.update(_imagery_places(item, str(k)))
+    elif isinstance(value, list):
+        for item in value:
+            found.update(_imagery_places(item, key))
+    return found
 
 
 def _json_type(value: Any) -> str:

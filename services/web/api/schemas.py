@@ -65,7 +65,8 @@ COMPONENT_SCHEMAS: dict[str, Schema] = {
                             "break_glass_reason_required, not_found, method_not_allowed, "
                             "incident_changed, task_no_longer_ready, task_claimed, conflict, "
                             "process_not_startable, payload_too_large, unsupported_media_type, "
-                            "malformed_json, invalid_request, invalid_data, internal_error."
+                            "malformed_json, invalid_request, invalid_data, imagery_refused, "
+                            "internal_error."
                         ),
                     },
                     "message": {"type": "string", "description": "Says what is wrong, and where."},

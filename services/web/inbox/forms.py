@@ -7,6 +7,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovRadioInput, GovTextArea
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from forms.validators import NoImagery
 from services.web.incidents.forms import strip_text
 
 BACK_TO_ROLE = "role"
@@ -30,6 +31,7 @@ class AssignForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type in
         filters=[strip_text],
         validators=[
             DataRequired(message="Enter why the task is being reassigned"),
+            NoImagery(),
             Length(max=MAX_REASON, message=f"Reason must be {MAX_REASON} characters or fewer"),
         ],
     )

@@ -7,6 +7,8 @@ from govuk_frontend_wtf.wtforms_widgets import GovSelect, GovTextArea
 from wtforms import SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from forms.validators import NoImagery
+
 MAX_REASON = 1000
 # The break-glass reason is kept in the session cookie until sign-out: keep it short.
 MAX_BREAK_GLASS_REASON = 500
@@ -26,6 +28,7 @@ def _reason_field(label: str, hint: str, missing: str, longest: int) -> TextArea
         filters=[strip_text],
         validators=[
             DataRequired(message=missing),
+            NoImagery(),
             Length(max=longest, message=f"Reason must be {longest} characters or fewer"),
         ],
     )
