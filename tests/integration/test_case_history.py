@@ -117,3 +117,47 @@ def test_an_outsider_gets_no_history_no_diagram_no_pdf(
     browser = signed_in(app, school.outsider)
     for path in ("history", "history?format=csv", "record.pdf", "diagram.bpmn"):
         assert browser.get(f"/incidents/{incident_id}/{path}").status_code == 404, path
+
+
+def _correct(browser, incident_id: str, answer: str, value: str, reason: str):  # type: ignore[no-untyped-def]
+    page = browser.get(f"/incidents/{incident_id}/correct?answer={answer}")
+    assert page.status_code == 200, text_of(page)[:300]
+    token = page.get_data(as_text=True).split('name="csrf_token" value="')[1].split('"')[0]
+    return browser.post(
+        f"/incidents/{incident_id}/correct",
+        data={"csrf_token": token, "answer": answer, "value": value, "reason": reason},
+    )
+
+
+def test_a_dsl_corrects_an_answer_with_a_reason_and_the_old_one_stays(
+    app, web_runtime: Runtime, school: School
+) -> None:
+    incident_id = _s2(web_runtime, school)
+    with web_runtime.bus.dependencies.uow_factory() as uow:
+        steps = uow.session.scalars(
+            select(AuditEvent).where(
+                AuditEvent.incident_id == incident_id, AuditEvent.action == "task.completed"
+            )
+        ).all()
+        review = next(e for e in steps if e.target.startswith("task:initial_review:"))
+    answer = f"{review.target.split(':')[2]}|review_attendees"
+    dsl = signed_in(app, school.dsl)
+
+    no_reason = _correct(dsl, incident_id, answer, "DSL and the head of year", "  ")
+    assert no_reason.status_code == 422
+    assert "a correction needs a reason" in text_of(no_reason)
+
+    done = _correct(dsl, incident_id, answer, "DSL and the head of year", "Deputy was absent")
+    assert done.status_code == 302
+    history = text_of(dsl.get(f"/incidents/{incident_id}/history"))
+    assert "DSL, deputy DSL and the head of year" in history  # the old answer, kept
+    assert "DSL and the head of year" in history
+    assert "Deputy was absent" in history
+    assert "Corrected an answer: Who took part (roles)" in history
+    page = text_of(dsl.get(f"/incidents/{incident_id}"))
+    assert "Answers corrected" in page
+
+    auditor = signed_in(app, school.auditor)
+    assert auditor.get(f"/incidents/{incident_id}/correct").status_code == 403
+    staff = signed_in(app, school.staff)
+    assert staff.get(f"/incidents/{incident_id}/correct").status_code == 403

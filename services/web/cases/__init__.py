@@ -10,7 +10,11 @@ from services.web.navigation import add_navigation
 
 def register_incident_list(app: Flask) -> None:
     """Add the incidents list (with its menu link) and the case history pages."""
-    from services.web.cases import history_views, views  # noqa: F401  # routes register on bp
+    from services.web.cases import (  # noqa: F401  # routes register on bp
+        correction_views,
+        history_views,
+        views,
+    )
 
     app.register_blueprint(bp)
     add_navigation(app, "Incidents", "cases.index", visible=lambda user: bool(user.schools))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from forms.answers import date_time, decision_output_in_words, role_in_words
 from services.domain.dependencies import Dependencies
+from services.domain.history_corrections import CORRECTING_ROLES
 from services.domain.history_path import CasePath, incident_path
+from services.web.cases.field_history import FieldChange, field_changes
 from services.web.incidents.reads import IncidentPageData
 from workflow.process_graph import TASK_KINDS, criteria_labels, option_labels
 
@@ -46,6 +49,8 @@ class CaseSummary:
     path: CasePath
     criteria_words: dict[str, str]
     elements: list[dict[str, Any]] = field(default_factory=list)  # the text equivalent
+    corrections: tuple[FieldChange, ...] = ()
+    may_correct: bool = False
 
     def marks(self) -> dict[str, Any]:
         """What the diagram viewer marks: path, waiting and overdue tasks, timers, notes."""
@@ -74,7 +79,9 @@ def route_words(data: dict[str, Any], criteria: tuple[str, ...]) -> str:
     return "Not decided yet: the initial review decides"
 
 
-def case_summary(page: IncidentPageData, deps: Dependencies) -> CaseSummary:
+def case_summary(
+    page: IncidentPageData, deps: Dependencies, viewer_roles: Collection[str] = ()
+) -> CaseSummary:
     """Summarise an opened incident (its access check and audit were done by opening it)."""
     view = page.view
     path = incident_path(deps, view.id)
@@ -119,6 +126,8 @@ def case_summary(page: IncidentPageData, deps: Dependencies) -> CaseSummary:
         path=path,
         criteria_words=words,
         elements=_elements(page, path),
+        corrections=tuple(c for c in field_changes(page, view.id) if c.how == "Corrected"),
+        may_correct=bool(CORRECTING_ROLES.intersection(viewer_roles)),
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, session, url_for
+from flask import abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from services.domain.access import can_exclude_person
 from services.domain.commands import ExcludePerson
 from services.domain.errors import AlreadyExcluded, BreakGlassReasonRequired, RequestInvalid
 from services.domain.queries import ViewIncident
+from services.web.auth.break_glass import break_glass_reasons as server_break_glass_reasons
+from services.web.auth.break_glass import grant_break_glass
 from services.web.auth.identity import SignedInUser, current_user, login_required
 from services.web.cases.history_lines import case_timeline
 from services.web.cases.summary import case_summary
@@ -20,8 +22,6 @@ from services.web.incidents.presenter import history_lines, step_sections, task_
 from services.web.incidents.reads import IncidentPage, IncidentPageData
 from services.web.incidents.web_bus import bus
 
-BREAK_GLASS_KEY = "break_glass"
-MAX_BREAK_GLASS_RECORDS = 5  # reasons kept in the session cookie at once
 Page = Response | tuple[str, int] | str
 
 
@@ -33,7 +33,8 @@ def incident(incident_id: str) -> Page:
         page = open_incident(incident_id, audit_after_id=request.args.get("after", type=int))
     except BreakGlassReasonRequired:
         return _break_glass_page(incident_id, BreakGlassForm(formdata=None), 403)
-    case = case_summary(page, runtime().bus.dependencies)  # summary, path, what comes next
+    roles = _user().roles_in(page.view.school_id)
+    case = case_summary(page, runtime().bus.dependencies, roles)  # summary, path, next
     return render_template(
         "incidents/incident.html",
         page=page,
@@ -51,13 +52,12 @@ def incident(incident_id: str) -> Page:
 @bp.post("/incidents/<id:incident_id>/break-glass")
 @login_required
 def break_glass(incident_id: str) -> Page:
-    """Keep the reason for this session; every page of the record then logs it."""
+    """Keep the reason on the server for a while; every page of the record then logs it."""
     form = BreakGlassForm()
     if not form.validate_on_submit():
         return _break_glass_page(incident_id, form, 422)
-    reasons = {k: v for k, v in break_glass_reasons().items() if k != incident_id}
-    kept = list(reasons.items())[-(MAX_BREAK_GLASS_RECORDS - 1) :]
-    session[BREAK_GLASS_KEY] = {**dict(kept), incident_id: form.reason.data.strip()}
+    if not grant_break_glass(incident_id, form.reason.data.strip()):
+        abort(404)
     return redirect(url_for("incidents.incident", incident_id=incident_id))
 
 
@@ -99,9 +99,8 @@ def open_incident(incident_id: str, *, audit_after_id: int | None = None) -> Inc
 
 
 def break_glass_reasons() -> dict[str, str]:
-    """Incident id -> the reason this session gave to open it outside the need to know."""
-    found = session.get(BREAK_GLASS_KEY)
-    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+    """Incident id -> the reason this person gave to open it outside the need to know."""
+    return server_break_glass_reasons()  # held on the server, never in the cookie
 
 
 def _break_glass_page(incident_id: str, form: BreakGlassForm, status: int) -> tuple[str, int]:
