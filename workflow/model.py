@@ -48,6 +48,10 @@ class FormSpec:
 
     key: str
     fields: tuple[FieldSpec, ...] = ()
+    # Who reads the answers (the task's 'readers' property; None: the default readers) and the
+    # earlier tasks whose answers its doer may read (its 'needs'): see workflow/step_readers.py.
+    readers: tuple[str, ...] | None = None
+    needs: tuple[str, ...] = ()
 
     def field(self, field_id: str) -> FieldSpec | None:
         """Return the field with this id, if the form has one."""

@@ -5,6 +5,13 @@ from __future__ import annotations
 from typing import Any, Literal, cast, get_args
 
 from workflow.model import EnumOption, FieldSpec, FieldType, FormSpec
+from workflow.step_readers import (
+    NEEDS_PROPERTY,
+    READERS_PROPERTY,
+    ReadersProblem,
+    role_list,
+    task_list,
+)
 
 FIELD_TYPES: tuple[str, ...] = get_args(FieldType)
 WIDGETS = ("radios", "select", "")
@@ -19,7 +26,17 @@ def form_spec(task_spec: Any) -> FormSpec:
     """The FormSpec of a Spiff Camunda user task spec (key = the task's bpmn id)."""
     form = getattr(task_spec, "form", None)
     fields = tuple(_field(f) for f in (form.fields if form is not None else ()))
-    return FormSpec(key=str(task_spec.bpmn_id), fields=fields)
+    extensions = getattr(task_spec, "extensions", None) or {}
+    try:
+        readers = role_list(_text(extensions.get(READERS_PROPERTY)))
+        needs = task_list(_text(extensions.get(NEEDS_PROPERTY)))
+    except ReadersProblem as problem:
+        raise FormProblem(str(problem)) from None
+    return FormSpec(key=str(task_spec.bpmn_id), fields=fields, readers=readers, needs=needs)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _field(field: Any) -> FieldSpec:

@@ -44,6 +44,7 @@ from workflow.spiff_runtime import (
     dump_spec,
     new_serializer,
 )
+from workflow.step_readers import ReadersProblem, task_list
 from workflow.timing import CALENDAR_NAMES, CALENDAR_PROPERTY
 from workflow.xml_safety import BPMN_NS, is_dmn
 
@@ -247,16 +248,23 @@ def _only_process(parser: SafeguardParser) -> str:
 def _user_tasks(trees: Trees, specs: list[Any]) -> tuple[tuple[str, str, str], ...]:
     found: list[tuple[str, str, str]] = []
     problems: list[DiagramProblem] = []
+    needs: dict[tuple[str, str], tuple[str, ...]] = {}
     for spec in specs:
         for task_spec in spec.task_specs.values():
             if not isinstance(task_spec, UserTask):
                 continue
             try:
-                form_spec(task_spec)
+                needs[(spec.file or "", task_spec.bpmn_id)] = form_spec(task_spec).needs
             except FormProblem as error:
                 problems.append(_located(trees, spec.file or "", task_spec.bpmn_id, str(error)))
             lane = str(task_spec.extensions.get(LANE) or "")
             found.append((task_spec.bpmn_id, task_spec.bpmn_name or task_spec.bpmn_id, lane))
+    known = [bpmn_id for bpmn_id, _name, _lane in found]
+    for (file_name, bpmn_id), needed in needs.items():
+        try:
+            task_list(",".join(needed) or None, known)
+        except ReadersProblem as error:
+            problems.append(_located(trees, file_name, bpmn_id, str(error)))
     if problems:
         raise DefinitionInvalid(problems)
     return tuple(found)

@@ -1,0 +1,160 @@
+"""Need-to-know per step: which completed steps of an incident one person may read. Pure.
+
+Plain facts in, plain answers out: no database, no framework. Every page, API route, export,
+PDF and search applies these functions (visibility.py is their SQL mirror for lists).
+
+- Excluded, or no role in the school: nothing at all (the incident is hidden).
+- Record readers, people holding a role of READ_BY_DEFAULT in the school (DSL and deputies,
+  headteacher, auditor): every step, except a step whose `readers` property leaves their roles
+  out. They also read what belongs to the whole record: its history and audit trail, the path
+  taken, documents, children and exports.
+- Break-glass (someone else in the school who gave a reason, logged and notified): as a DSL.
+- Anyone else who may open the incident (the reporter, a person assigned a task) reads only:
+  the steps they completed themselves (the reporter: their own report); steps whose `readers`
+  property names one of their roles; and, while they hold a ready task, the answers that task
+  needs: the report the incident began with plus the earlier tasks its `needs` property lists.
+  They see the incident's status and the tasks asked of them, never the history, the route,
+  other people's tasks, documents or exports.
+- admin and process_admin are not reader roles: by those roles alone a person reads nothing.
+
+The role names live in workflow/step_readers.py (the BPMN lint needs them too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from workflow.model import CompletedStep, FormSpec
+from workflow.step_readers import READ_BY_DEFAULT, READER_ROLES, ROLES
+
+__all__ = [
+    "READER_ROLES",
+    "RECORD_READER_ROLES",
+    "ROLES",
+    "Relationship",
+    "StepFacts",
+    "Viewer",
+    "may_read_step",
+    "readable_completed_steps",
+    "readable_steps",
+    "reads_every_step",
+    "reads_record",
+    "reads_records_by_role",
+    "step_facts",
+    "task_needs",
+]
+
+# Roles that read incident records of their school by role alone (deputy DSLs hold 'dsl').
+RECORD_READER_ROLES = frozenset(READ_BY_DEFAULT)
+
+Relationship = Literal["reporter", "assignee", "excluded", "none"]
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """One person looking at one incident: the facts the policy needs about them."""
+
+    user_id: int
+    roles: frozenset[str]  # their roles in the incident's school
+    relationship: Relationship = "none"
+    break_glass: bool = False  # opened it with a logged reason
+    # Steps the ready tasks they hold need (task_needs of each): read while those tasks wait.
+    needs: frozenset[str] = frozenset()
+    holds_task: bool = False  # holds a ready task now (so reads the report it follows)
+
+
+@dataclass(frozen=True)
+class StepFacts:
+    """One completed step as the policy sees it."""
+
+    bpmn_id: str
+    readers: tuple[str, ...] | None  # the step's declared readers; None: READ_BY_DEFAULT
+    completed_by: int | None  # the person who completed it (None: a decision table, the system)
+    is_report: bool = False  # the step the incident began with (the disclosure)
+
+
+def reads_records_by_role(roles: Collection[str]) -> bool:
+    """Do these roles read a school's incident records (DSL, headteacher, auditor)?"""
+    return bool(RECORD_READER_ROLES.intersection(roles))
+
+
+def reads_record(viewer: Viewer) -> bool:
+    """May this person read the whole-record parts: history, audit trail, route, documents?"""
+    if viewer.relationship == "excluded" or not viewer.roles:
+        return False
+    return viewer.break_glass or reads_records_by_role(viewer.roles)
+
+
+def may_read_step(viewer: Viewer, step: StepFacts) -> bool:
+    """May this person read the answers of this completed step?"""
+    if viewer.relationship == "excluded" or not viewer.roles:
+        return False
+    if viewer.break_glass and not reads_records_by_role(viewer.roles):
+        return True  # break-glass reads as the DSL does, and the DSL reads every step
+    readers = step.readers if step.readers is not None else READ_BY_DEFAULT
+    if viewer.roles.intersection(readers):
+        # Staff named as readers read a step only once they may open the incident at all.
+        return reads_records_by_role(viewer.roles) or viewer.relationship != "none"
+    if viewer.relationship == "none":
+        return False
+    if step.completed_by is not None and step.completed_by == viewer.user_id:
+        return True
+    if viewer.holds_task and step.is_report:
+        return True
+    return viewer.holds_task and step.bpmn_id in viewer.needs
+
+
+def readable_steps(viewer: Viewer, steps: Sequence[StepFacts]) -> list[bool]:
+    """For each step in order, may this person read it."""
+    return [may_read_step(viewer, step) for step in steps]
+
+
+def reads_every_step(viewer: Viewer, steps: Sequence[StepFacts]) -> bool:
+    """May this person have the whole record (the PDF, exports): every step and its history?"""
+    return reads_record(viewer) and all(may_read_step(viewer, step) for step in steps)
+
+
+def task_needs(form: FormSpec | None) -> frozenset[str]:
+    """The earlier steps a ready task's `needs` property lists (the report is always needed)."""
+    return frozenset(form.needs) if form is not None else frozenset()
+
+
+def step_facts(step: CompletedStep, *, is_report: bool = False) -> StepFacts:
+    """The policy's facts about a completed step (its readers come with its form)."""
+    return StepFacts(
+        bpmn_id=step.bpmn_id,
+        readers=step.form.readers if step.form is not None else None,
+        completed_by=_user_id(step.actor),
+        is_report=is_report,
+    )
+
+
+def readable_completed_steps(
+    viewer: Viewer, steps: Sequence[CompletedStep]
+) -> tuple[CompletedStep, ...]:
+    """The completed steps this person may read, in order (the first one is the report)."""
+    return tuple(
+        step
+        for index, step in enumerate(steps)
+        if may_read_step(viewer, step_facts(step, is_report=index == 0))
+    )
+
+
+def needs_of(forms: Iterable[FormSpec | None]) -> frozenset[str]:
+    """What a person's ready tasks need between them."""
+    needed: set[str] = set()
+    for form in forms:
+        needed |= task_needs(form)
+    return frozenset(needed)
+
+
+def _user_id(actor: str | int | None) -> int | None:
+    # The engine names actors by user id as text ("12"); anything else is not a person.
+    if actor is None:
+        return None
+    try:
+        return int(actor)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,106 @@
+"""The per-step need-to-know policy: who reads which completed step, from plain facts."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.domain.step_access import (
+    StepFacts,
+    Viewer,
+    may_read_step,
+    readable_completed_steps,
+    reads_every_step,
+    reads_record,
+)
+from workflow.model import CompletedStep, FormSpec
+from workflow.step_readers import ROLES, ReadersProblem, role_list, task_list
+
+REPORTER, DSL, OTHER = 1, 2, 3
+REPORT = StepFacts("record_disclosure", None, REPORTER, is_report=True)
+REVIEW = StepFacts("initial_review", None, DSL)
+REFERRAL = StepFacts("refer_to_agencies", None, DSL)
+DECISION = StepFacts("decide_immediate_referral", None, None)
+SHARED = StepFacts("close_incident", ("dsl", "headteacher", "auditor", "staff"), DSL)
+DSL_ONLY = StepFacts("record_viewing", ("dsl", "auditor"), DSL)
+STEPS = (REPORT, REVIEW, DECISION, REFERRAL, SHARED, DSL_ONLY)
+
+
+def reads(viewer: Viewer) -> set[str]:
+    return {step.bpmn_id for step in STEPS if may_read_step(viewer, step)}
+
+
+@pytest.mark.parametrize("role", ["dsl", "auditor"])
+def test_dsl_and_auditor_read_every_step(role: str) -> None:
+    viewer = Viewer(OTHER, frozenset({role}))
+    assert reads(viewer) == {step.bpmn_id for step in STEPS}
+    assert reads_record(viewer) and reads_every_step(viewer, STEPS)
+
+
+def test_headteacher_reads_all_but_a_step_whose_readers_leave_them_out() -> None:
+    head = Viewer(OTHER, frozenset({"headteacher"}))
+    assert reads(head) == {step.bpmn_id for step in STEPS} - {"record_viewing"}
+    assert reads_record(head) and not reads_every_step(head, STEPS)
+
+
+def test_reporter_reads_their_report_and_steps_shared_with_staff_only() -> None:
+    reporter = Viewer(REPORTER, frozenset({"staff"}), "reporter")
+    assert reads(reporter) == {"record_disclosure", "close_incident"}
+    assert not reads_record(reporter) and not reads_every_step(reporter, STEPS)
+
+
+def test_assignee_reads_the_report_and_what_their_task_needs_while_they_hold_it() -> None:
+    holding = Viewer(OTHER, frozenset({"staff"}), "assignee", needs=frozenset({"initial_review"}))
+    assert reads(holding) == {"close_incident"}  # needs apply only while a task is held
+    holding = Viewer(
+        OTHER,
+        frozenset({"staff"}),
+        "assignee",
+        needs=frozenset({"initial_review"}),
+        holds_task=True,
+    )
+    assert reads(holding) == {"record_disclosure", "initial_review", "close_incident"}
+
+
+@pytest.mark.parametrize("roles", [{"admin"}, {"process_admin"}, {"staff"}, {"admin", "staff"}])
+def test_no_relationship_and_no_reader_role_reads_nothing(roles: set[str]) -> None:
+    viewer = Viewer(OTHER, frozenset(roles))
+    assert reads(viewer) == set() and not reads_record(viewer)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_excluded_or_outside_the_school_reads_nothing(role: str) -> None:
+    assert reads(Viewer(REPORTER, frozenset({role}), "excluded", break_glass=True)) == set()
+    assert reads(Viewer(REPORTER, frozenset(), "reporter")) == set()
+
+
+def test_break_glass_reads_as_the_dsl() -> None:
+    viewer = Viewer(OTHER, frozenset({"staff"}), break_glass=True)
+    assert reads(viewer) == {step.bpmn_id for step in STEPS} and reads_record(viewer)
+
+
+def test_completed_steps_filtered_in_order_with_the_first_as_the_report() -> None:
+    steps = [
+        CompletedStep("a", "record_disclosure", "Report", "staff", {"x": 1}, actor=str(REPORTER)),
+        CompletedStep("b", "initial_review", "Review", "dsl", {"y": 2}, actor=str(DSL)),
+        CompletedStep(
+            "c", "note", "Note", "dsl", form=FormSpec("note", readers=("dsl", "auditor", "staff"))
+        ),
+    ]
+    reporter = Viewer(REPORTER, frozenset({"staff"}), "reporter")
+    assert [s.id for s in readable_completed_steps(reporter, steps)] == ["a", "c"]
+
+
+def test_readers_property_is_checked() -> None:
+    assert role_list(None) is None
+    assert role_list(" dsl, auditor ,staff,dsl") == ("dsl", "auditor", "staff")
+    for bad, words in [
+        ("", "empty"),
+        ("dsl,auditor,deputy", "unknown role"),
+        ("dsl,auditor,process_admin", "never read records"),
+        ("headteacher,auditor", "leaves out 'dsl'"),
+    ]:
+        with pytest.raises(ReadersProblem, match=words):
+            role_list(bad)
+    assert task_list("a, b", ["a", "b"]) == ("a", "b")
+    with pytest.raises(ReadersProblem, match="'c'"):
+        task_list("a,c", ["a", "b"])
