@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import Membership, User
+from services.db.models import Incident, Membership, User
 from services.web.auth import passwords, totp
 from services.web.auth.signin import TOTP_ROLES
 
@@ -77,3 +78,25 @@ def is_demo_user(uow: SqlAlchemyUnitOfWork, user: User) -> bool:
         return False
     query = select(Membership.school_id).where(Membership.user_id == user.id).distinct()
     return set(uow.session.scalars(query)) == {school.id}
+
+
+DEMO_INCIDENTS = 96  # a year of incidents for the reports' charts (about 20 s of CPU)
+
+
+def seed_demo_incidents(session_factory: sessionmaker[Session], count: int = DEMO_INCIDENTS) -> int:
+    """A year of made-up incidents in the Demo School, made once (none while it has any)."""
+    from services.demo_incidents import Cast, DemoGenerator
+
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        school = uow.schools.get_by_slug(DEMO_SCHOOL_SLUG)
+        if school is None or count <= 0:
+            return 0
+        if uow.session.scalar(select(Incident.id).where(Incident.school_id == school.id).limit(1)):
+            return 0
+        by_role: dict[str, int] = {}
+        for email, _name, role in DEMO_PEOPLE:
+            user = uow.users.get_by_email(email)
+            if user is not None and role in ("staff", "dsl", "headteacher"):
+                by_role[role] = user.id
+    generator = DemoGenerator(session_factory, Cast(school.id, by_role), finished_only=True)
+    return len(generator.generate(count))

@@ -43,6 +43,11 @@ from workflow.model import FormSpec
 from workflow.simulate import parse_duration
 
 SCENARIO_DIR = Path(__file__).resolve().parents[1] / "bpmn" / "scenarios"
+# Scenarios that leave an incident waiting at their end (the demo seed leaves them out, so
+# only recent incidents are open there).
+OPEN_ENDED = frozenset(
+    {"branch-deletion-deadline.json", "branch-overdue-review.json", "branch-sextortion.json"}
+)
 # (scenario file, weight): mostly in-house S1, the referral criteria, a few branches.
 SCENARIOS = (
     ("s1.json", 30),
@@ -196,7 +201,12 @@ class DemoGenerator:
     """Makes incidents for one school through the bus, with its own clock."""
 
     def __init__(
-        self, session_factory: sessionmaker[Session], cast: Cast, *, seed: int = 11
+        self,
+        session_factory: sessionmaker[Session],
+        cast: Cast,
+        *,
+        seed: int = 11,
+        finished_only: bool = False,
     ) -> None:
         self.clock = FixedClock(datetime.now(UTC))
         self.bus: MessageBus = bootstrap(
@@ -208,6 +218,7 @@ class DemoGenerator:
         self.pool = Pool(size=0)
         self._definition: Definition | None = None
         self._steps: dict[str, tuple[Step, ...]] = {}
+        self._scenarios = [(n, w) for n, w in SCENARIOS if not (finished_only and n in OPEN_ENDED)]
 
     def definition(self) -> Definition:
         """The deployed default process."""
@@ -240,7 +251,8 @@ class DemoGenerator:
 
     def one(self, start: datetime, end: datetime) -> str:
         """One incident begun at `start`, taken as far as the time before `end` allows."""
-        name = self.rng.choices([s for s, _ in SCENARIOS], [w for _, w in SCENARIOS])[0]
+        names, weights = zip(*self._scenarios, strict=True)
+        name = self.rng.choices(names, weights)[0]
         definition = self.definition()
         if name not in self._steps:
             self._steps[name] = scenario_steps(name, definition)

@@ -17,7 +17,13 @@ from services.cli.process import fail, load_settings, require_current_database
 from services.config import PREFIX, Settings
 from services.db import upgrade_database
 from services.db.privileges import RoleSetupRefused, grant_application_role
-from services.demo import DEMO_SCHOOL_NAME, DemoSeed, is_demo_user, seed_demo
+from services.demo import (
+    DEMO_SCHOOL_NAME,
+    DemoSeed,
+    is_demo_user,
+    seed_demo,
+    seed_demo_incidents,
+)
 from services.domain.commands import DeployDefinitions
 from services.domain.results import Deployed
 from services.web.auth import issue_api_token, totp
@@ -38,6 +44,9 @@ def init(demo: bool) -> None:
         deploy_process_models(runtime, settings.bpmn_dir)
         if demo:
             _print_demo(seed_demo(runtime.unit_of_work()))
+            made = seed_demo_incidents(runtime.session_factory)  # issue 11: charts
+            if made:
+                click.echo(f"Demo incidents: {made} made over the last year (DEMO ONLY).")
     finally:
         runtime.close()
 

@@ -188,3 +188,38 @@ def test_chronology_access_over_the_api(client: FlaskClient, school: School) -> 
         {"name": "A", "role": "pictured"},
     )
     assert auditor_post.status_code == 403
+
+
+def test_report_summary_counts_and_hides_small_numbers_trust_wide(
+    client: FlaskClient, school: School, web_runtime: Runtime
+) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    start(client, school)
+    start(client, school)
+    head = school.by_role["headteacher"]
+    one = call(client, "GET", f"/reports/summary?school={school.id}", head)
+    assert one.status_code == 200, one.get_json()
+    assert_matches(doc, "ReportSummary", one.get_json())
+    body = one.get_json()
+    assert body["incidents"] == 2 and body["trust_wide"] is False
+    assert body["by_route"] == {"undecided": 2}
+    assert body["review_hours_median"] is None and body["outcome_21"] == 0
+    auditor = school.by_role["auditor"]
+    with web_runtime.unit_of_work() as uow:
+        other = uow.schools.add(f"Second {secrets.token_hex(4)}", f"second-{secrets.token_hex(4)}")
+        uow.users.grant(auditor.id, other.id, "auditor")
+        uow.commit()
+    trust = call(client, "GET", "/reports/summary", auditor).get_json()
+    assert_matches(doc, "ReportSummary", trust)
+    assert trust["trust_wide"] is True and trust["incidents"] == "<5"
+    assert trust["by_route"] == {"undecided": "<5"} and trust["overdue_tasks"] == 0
+    for query, status in (
+        ("?from=2026-13-01", 422),
+        ("?from=2026-02-01&to=2026-01-01", 422),
+        ("?school=abc", 422),
+        (f"?school={school.id}&colour=red", 422),
+        ("?school=2147483647", 404),
+    ):
+        response = call(client, "GET", f"/reports/summary{query}", head)
+        assert response.status_code == status, (query, response.get_json())
+    assert call(client, "GET", "/reports/summary", school.by_role["staff"]).status_code == 403

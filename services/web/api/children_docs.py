@@ -2,13 +2,40 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from services.web.api.openapi import Operation
 from services.web.api.schemas import INTEGER, STRING, Schema, array_of, closed, nullable, ref
 
 _BODY_ERRORS = (400, 413, 415, 422)
 CHILD_ROLE: Schema = {"enum": ["pictured", "shared", "received", "disclosed"]}
 
+COUNT: Schema = {
+    "oneOf": [{"type": "integer", "minimum": 0}, {"const": "<5"}],
+    "description": 'A count; in a trust-wide view 1 to 4 are shown as "<5".',
+}
+
 CHILDREN_SCHEMAS: dict[str, Schema] = {
+    "ReportSummary": closed(
+        {
+            "from": {"type": "string", "format": "date"},
+            "to": {"type": "string", "format": "date"},
+            "schools": array_of(INTEGER),
+            "trust_wide": {"type": "boolean"},
+            "incidents": COUNT,
+            "by_route": {
+                "type": "object",
+                "description": "referral, in_house, undecided.",
+                "additionalProperties": COUNT,
+            },
+            "by_criterion": {"type": "object", "additionalProperties": COUNT},
+            "outcome_21": COUNT,
+            "review_hours_median": nullable("number"),
+            "review_hours_p90": nullable("number"),
+            "reviews_within_one_school_day": COUNT,
+            "overdue_tasks": COUNT,
+        }
+    ),
     "NameChildRequest": {
         "oneOf": [
             closed(
@@ -65,7 +92,35 @@ CHILDREN_SCHEMAS: dict[str, Schema] = {
     ),
 }
 
+
+def _query(name: str, description: str, **schema: Any) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
 CHILDREN_OPERATIONS: dict[str, Operation] = {
+    "api.report_summary": Operation(
+        summary="Report summary",
+        description=(
+            "The dashboard's headline numbers for incidents reported from `from` to `to` "
+            "(default: the last 12 months). DSL, headteacher and auditor; without `school`, "
+            "every school where the caller holds one of those roles (trust-wide: counts "
+            'below 5 are "<5"). Every read is audited.'
+        ),
+        success=200,
+        response="ReportSummary",
+        parameters=(
+            _query("from", "First day (YYYY-MM-DD).", type="string", format="date"),
+            _query("to", "Last day (YYYY-MM-DD).", type="string", format="date"),
+            _query("school", "A school's id.", type="integer", minimum=1),
+        ),
+        errors=(401, 403, 404, 422),
+    ),
     "api.name_child": Operation(
         summary="Name a child in an incident",
         description=(
