@@ -10,13 +10,19 @@ Each setting, its meaning and its default:
   password in its URL, if it does not exist). Default: unset (init migrates as the app's
   role, which then owns the tables and could rewrite the audit trail).
 - SAFEGUARD_INSTANCE_DIR: folder for the SQLite file and other local state. Default: ./instance.
-- SAFEGUARD_SECRET_KEY: signs sessions and CSRF tokens; required outside the demo.
-  Default: random per process (demo only: sessions end when it restarts).
+- SAFEGUARD_ENVIRONMENT: `production` or `development`. Production turns Secure cookies (and
+  HSTS) on unless SAFEGUARD_SECURE_COOKIES says otherwise, and refuses to start without a real
+  SAFEGUARD_SECRET_KEY. Default: development (`services.web.wsgi`, the gunicorn entry point,
+  defaults to production).
+- SAFEGUARD_SECRET_KEY: signs sessions and CSRF tokens; required in production (at least 32
+  characters, not the example value). Default in development: random per process (sessions end
+  when it restarts).
 - SAFEGUARD_AMQP_URL: RabbitMQ URL; unset means the in-process bus. Default: unset.
 - SAFEGUARD_BPMN_DIR: process models deployed by `safeguard init`. Default: ./bpmn.
 - SAFEGUARD_BASE_URL: public address used in links sent to people.
   Default: http://127.0.0.1:5000.
-- SAFEGUARD_SECURE_COOKIES: `true` to send cookies over HTTPS only. Default: false.
+- SAFEGUARD_SECURE_COOKIES: `true` to send cookies over HTTPS only, with HSTS. Default: true in
+  production, false in development.
 - SAFEGUARD_SESSION_IDLE_MINUTES / SAFEGUARD_SESSION_MAX_MINUTES: a session ends after this
   long without a request / this long after sign-in. Defaults: 60 / 600.
 - SAFEGUARD_LOGIN_MAX_FAILURES: failed sign-ins of one account (from any address) before each
@@ -60,6 +66,13 @@ from pathlib import Path
 PREFIX = "SAFEGUARD_"
 DEFAULT_AMQP_PREFIX = "safeguard"
 _AMQP_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+PRODUCTION = "production"
+DEVELOPMENT = "development"
+MIN_SECRET_KEY_LENGTH = 32
+# Values people leave in by mistake; `python -c 'import secrets; print(secrets.token_hex(32))'`.
+EXAMPLE_SECRET_KEYS = frozenset({"change-me-to-a-long-random-value", "secret", "dev", "changeme"})
 
 
 class SettingsInvalid(Exception):
@@ -112,11 +125,25 @@ class Settings:
     smtp: SmtpSettings | None = None  # None: notification emails are off
     sandbox_cpu_ms: int = 1000
     migration_database_url: str | None = None  # the tables' owner; None: database_url
+    environment: str = DEVELOPMENT  # PRODUCTION: Secure cookies by default, a real secret key
+
+    @property
+    def production(self) -> bool:
+        """Whether this is a production deployment (SAFEGUARD_ENVIRONMENT=production)."""
+        return self.environment == PRODUCTION
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """Read settings from the environment, applying the documented defaults."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, default_environment: str = DEVELOPMENT
+    ) -> Settings:
+        """Read settings from the environment, applying the documented defaults.
+
+        SettingsInvalid in production without a real secret key (missing, an example value,
+        or shorter than 32 characters).
+        """
         env = os.environ if environ is None else environ
+        environment = _environment(env, default_environment)
+        production = environment == PRODUCTION
         instance_dir = Path(env.get(f"{PREFIX}INSTANCE_DIR", "instance")).resolve()
         database_url = env.get(f"{PREFIX}DATABASE_URL") or (
             f"sqlite:///{instance_dir / 'safeguard.sqlite3'}"
@@ -125,11 +152,12 @@ class Settings:
             database_url=database_url,
             migration_database_url=env.get(f"{PREFIX}MIGRATION_DATABASE_URL") or None,
             instance_dir=instance_dir,
-            secret_key=env.get(f"{PREFIX}SECRET_KEY") or secrets.token_hex(32),
+            secret_key=_secret_key(env, production=production),
             amqp_url=env.get(f"{PREFIX}AMQP_URL") or None,
             bpmn_dir=Path(env.get(f"{PREFIX}BPMN_DIR", "bpmn")).resolve(),
             base_url=env.get(f"{PREFIX}BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
-            secure_cookies=_flag(env, f"{PREFIX}SECURE_COOKIES", default=False),
+            secure_cookies=_flag(env, f"{PREFIX}SECURE_COOKIES", default=production),
+            environment=environment,
             session_idle_minutes=_count(env, f"{PREFIX}SESSION_IDLE_MINUTES", default=60, low=1),
             session_max_minutes=_count(env, f"{PREFIX}SESSION_MAX_MINUTES", default=600, low=1),
             login_max_failures=_count(env, f"{PREFIX}LOGIN_MAX_FAILURES", default=5, low=1),
@@ -147,6 +175,36 @@ class Settings:
             smtp=_smtp(env),
             sandbox_cpu_ms=_count(env, f"{PREFIX}SANDBOX_CPU_MS", default=1000, low=1),
         )
+
+
+def _environment(env: Mapping[str, str], default: str) -> str:
+    name = f"{PREFIX}ENVIRONMENT"
+    raw = (env.get(name) or "").strip().lower() or default
+    if raw not in (PRODUCTION, DEVELOPMENT):
+        raise SettingsInvalid(f"{name}={raw!r}: expected {PRODUCTION} or {DEVELOPMENT}")
+    return raw
+
+
+def _secret_key(env: Mapping[str, str], *, production: bool) -> str:
+    name = f"{PREFIX}SECRET_KEY"
+    given = env.get(name) or ""
+    if not production:
+        return given or secrets.token_hex(32)
+    problem = check_secret_key(given)
+    if problem:
+        raise SettingsInvalid(f"{name}: {problem} (production refuses to start without one)")
+    return given
+
+
+def check_secret_key(key: str) -> str | None:
+    """Say what is wrong with a secret key for production, or None when it will do."""
+    if not key:
+        return "not set: set it to a long random value shared by every process"
+    if key.strip().lower() in EXAMPLE_SECRET_KEYS or "change-me" in key.lower():
+        return "still the example value: set it to a long random value"
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"shorter than {MIN_SECRET_KEY_LENGTH} characters: use a long random value"
+    return None
 
 
 def _amqp_prefix(env: Mapping[str, str]) -> str:

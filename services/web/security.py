@@ -8,7 +8,7 @@ from datetime import timedelta
 from flask import Flask, Response, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from services.config import Settings
+from services.config import PREFIX, Settings, SettingsInvalid, check_secret_key
 
 # Pages may show safeguarding records: never let a browser or proxy keep a copy.
 _NO_STORE = "no-store"
@@ -62,7 +62,14 @@ def content_security_policy(nonce: str, *, https_only: bool) -> str:
 
 
 def init_app(app: Flask, settings: Settings) -> None:
-    """Configure cookies, trust the configured proxies, and add the headers to every response."""
+    """Configure cookies, trust the configured proxies, and add the headers to every response.
+
+    In production, refuses (SettingsInvalid) a secret key that is missing, short or an example.
+    """
+    if settings.production:
+        problem = check_secret_key(settings.secret_key)
+        if problem is not None:
+            raise SettingsInvalid(f"{PREFIX}SECRET_KEY: {problem} (refusing to start)")
     app.config.update(
         # __Host- makes the browser refuse the cookie unless Secure, host-only and path /.
         SESSION_COOKIE_NAME="__Host-session" if settings.secure_cookies else "safeguard_session",

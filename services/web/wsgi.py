@@ -3,7 +3,8 @@
 Importing this module builds the app from the environment (the one place that happens at
 import: a WSGI server needs an object to import). It refuses to start without
 SAFEGUARD_SECRET_KEY: a key made up per process would sign each gunicorn worker's sessions
-differently, and every restart would sign everyone out.
+differently, and every restart would sign everyone out. It runs in production mode (Secure
+cookies, HSTS, a real secret key) unless SAFEGUARD_ENVIRONMENT=development.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 
 from flask import Flask
 
-from services.config import PREFIX, Settings
+from services.config import PREFIX, PRODUCTION, Settings
 from services.web.app import create_app
 
 
@@ -24,7 +25,7 @@ def build_app() -> Flask:
             "web process (e.g. the output of `python -c 'import secrets; "
             "print(secrets.token_hex(32))'`)"
         )
-    return create_app(Settings.from_env())
+    return create_app(Settings.from_env(default_environment=PRODUCTION))
 
 
 app = build_app()
