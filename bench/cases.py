@@ -56,7 +56,21 @@ from tests.integration.case_helpers import run_steps, start_scenario  # noqa: E4
 from tests.integration.conftest import postgres_base_url, postgres_schema  # noqa: E402
 from tests.integration.service_fixtures import default_bundle  # noqa: E402
 
-WORDS = "phone message image shared group chat year pupil tutor parent told online app".split()
+WORDS = [
+    "phone",
+    "message",
+    "image",
+    "shared",
+    "group",
+    "chat",
+    "year",
+    "pupil",
+    "tutor",
+    "parent",
+    "told",
+    "online",
+    "app",
+]
 CRITERIA = [
     "adult_involved",
     "coercion_or_grooming",
