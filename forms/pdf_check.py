@@ -91,12 +91,18 @@ def _check_objects(content: bytes) -> None:
     for obj in objects.values():
         _walk(obj, 0, drawn)
     budget = MAX_DECODED_BYTES
+    # Streams holding the "BI" that begins every inline image: only these need parsing (the
+    # parser, not this hint, decides; parsing every page would cost seconds on long documents).
+    hinted: set[tuple[int, int]] = set()
     for key in sorted(objects):
         obj = objects[key]
         if isinstance(obj, StreamObject):
-            budget = _check_stream(reader, key, obj, key in drawn, budget)
+            budget = _check_stream(reader, key, obj, key in drawn, budget, hinted)
     for page in reader.pages:  # a page's contents parsed as one, as a viewer draws them
-        contents = page.get_contents()
+        refs = page.get("/Contents")
+        refs = refs if isinstance(refs, ArrayObject) else [refs]
+        keyed = {(r.idnum, r.generation) for r in refs if isinstance(r, IndirectObject)}
+        contents = page.get_contents() if keyed & hinted else None
         if contents is not None:
             _check_inline_images(contents.operations)
 
@@ -159,7 +165,12 @@ def _resolved_name(value: Any) -> str | None:
 
 
 def _check_stream(
-    reader: PdfReader, key: tuple[int, int], obj: StreamObject, drawn: bool, budget: int
+    reader: PdfReader,
+    key: tuple[int, int],
+    obj: StreamObject,
+    drawn: bool,
+    budget: int,
+    hinted: set[tuple[int, int]],
 ) -> int:
     if _resolved_name(obj.get("/Type")) in _SKIPPED_STREAM_TYPES:
         return budget  # the file's own index, already read by pypdf
@@ -168,6 +179,9 @@ def _check_stream(
     if budget < 0:
         raise _Refused("more content than can be checked when unpacked")
     _check_bytes(data, f"in object {key[0]}")
+    if b"BI" not in data:
+        return budget
+    hinted.add(key)
     is_form = _resolved_name(obj.get("/Subtype")) in _CONTENT_SUBTYPES
     if drawn or is_form or "/PatternType" in obj:
         _check_inline_images(ContentStream(obj, reader).operations)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import base64
 import json
 import urllib.parse
+from io import BytesIO
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Blueprint, Flask, render_template_string
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from services.bootstrap import Runtime
 from services.db.models.base import Base
+from services.web.incidents.task_forms import is_valid_submission, new_task_form
 from tests.integration.service_fixtures import disclosure_data, scenario_steps
 from tests.integration.test_api import (  # noqa: F401  # fixtures, found by name
     World,
@@ -34,6 +36,7 @@ from tests.integration.test_web_incidents import (  # noqa: F401  # fixtures, fo
     deployed,
     incident_count,
     incident_state,
+    page_form,
     post_with_token,
     ready_task_id,
     school,
@@ -41,6 +44,7 @@ from tests.integration.test_web_incidents import (  # noqa: F401  # fixtures, fo
     start_incident,
     submit,
     text_of,
+    tree_of,
 )
 from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by name
     app,
@@ -50,7 +54,15 @@ from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by
     web_runtime,
     web_settings,
 )
-from tests.unit.imagery_corpus import data_uri, encoded, png_by_hand, wrapped
+from tests.unit.imagery_corpus import (
+    Case,
+    data_uri,
+    document_cases,
+    encoded,
+    png_by_hand,
+    wrapped,
+)
+from workflow.model import FieldSpec, FormSpec
 
 REFUSAL = "This looks like a picture or video written out as text"
 REVIEW = scenario_steps("s1.json")[1]["data"]
@@ -152,6 +164,58 @@ def test_reason_fields_refuse_a_picture(app: Flask, school: School, web_runtime:
     assert incident_state(web_runtime, incident_id) == before
     assert bystander.get(f"/incidents/{incident_id}").status_code == 403  # no grant was made
     assert stored_anywhere(web_runtime, SMALL_PNG) == []
+
+
+# The disguised files the issue lists, and clean documents, through a task form's upload.
+ISSUE_FILES = [
+    case
+    for case in document_cases()
+    if not case.refused
+    or any(
+        word in case.name
+        for word in ("Subtype", "attach", "%%EOF", "%PDF-1.4", "DOCX with an", "nested", "UTF-16")
+    )
+]
+UPLOAD_FORM = FormSpec(
+    key="test_upload",
+    fields=(FieldSpec(id="letter", type="document", label="The letter", required=True),),
+)
+
+
+@pytest.fixture
+def upload_page(app: Flask) -> FlaskClient:
+    """A page showing a task form with a document field, as a task of a diagram would."""
+    test_only = Blueprint("test_imagery_upload", __name__)
+
+    @test_only.route("/test-upload", methods=["GET", "POST"])
+    def page() -> tuple[str, int]:
+        form = new_task_form(UPLOAD_FORM, 1)
+        if is_valid_submission(form):
+            return "accepted", 200
+        template = (
+            '{% from "forms/task_form.html" import task_form %}'
+            '{{ task_form(form, "", "/test-upload") }}'
+        )
+        return render_template_string(template, form=form), 422 if form.is_submitted() else 200
+
+    app.register_blueprint(test_only)
+    return app.test_client()
+
+
+@pytest.mark.parametrize("case", ISSUE_FILES, ids=lambda case: case.name)
+def test_an_upload_is_judged_by_its_content(upload_page: FlaskClient, case: Case) -> None:
+    fields = dict(page_form(upload_page.get("/test-upload")).form_values())
+    response = upload_page.post(
+        "/test-upload",
+        data={**fields, "letter": (BytesIO(case.content), case.filename)},
+        content_type="multipart/form-data",
+    )
+    if not case.refused:
+        assert response.status_code == 200, text_of(response)
+        return
+    assert response.status_code == 422
+    message = tree_of(response).xpath("string(//p[@id='letter-error'])")
+    assert "never accepts images or videos of children" in message
 
 
 # --- the API --------------------------------------------------------------------------------
