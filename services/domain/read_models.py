@@ -95,6 +95,11 @@ class IncidentView:
     access_via: Via
     external_tasks: tuple[ExternalTaskLine, ...] = ()
     documents: tuple[DocumentSummary, ...] = ()
+    # Need-to-know (services/domain/step_access.py): completed_steps, ready_tasks and audit are
+    # already cut to what this person may read. reads_record: they may see the whole-record
+    # parts (history, route, documents, children); reads_every_step: the PDF and exports too.
+    reads_record: bool = False
+    reads_every_step: bool = False
 
 
 @dataclass(frozen=True)

@@ -26,13 +26,23 @@ from services.domain.read_models import (
     IncidentView,
     ReadyTask,
 )
+from services.domain.step_access import (
+    Relationship,
+    Viewer,
+    needs_of,
+    readable_completed_steps,
+    reads_record,
+)
 from services.domain.visibility import inbox_tasks, is_overdue
 from workflow import engine
 from workflow.model import InstanceStatus
 
 
 def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
-    """Check access, log the read ('incident.viewed', break-glass with its reason), return it."""
+    """Check access, log the read ('incident.viewed', break-glass with its reason), return it.
+
+    What comes back is cut to what this person may read (services/domain/step_access.py).
+    """
     now = deps.clock.now()
     with deps.uow_factory() as uow:
         incident = uow.incidents.get(query.incident_id)
@@ -47,17 +57,31 @@ def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
         status = engine.get_status(definition, incident.state, now)
         steps = engine.completed_steps(definition, incident.state)
         ready = _ready_tasks(uow, incident, status, query.actor_id, facts, now)
+        viewer = incident_viewer(incident, query.actor_id, facts, decision, ready)
+        readable = readable_completed_steps(viewer, steps)
+        whole = reads_record(viewer)
+        if not whole:  # the reporter or an assignee: their steps and what is asked of them
+            ready = tuple(task for task in ready if task.can_complete)
         school = uow.schools.get(incident.school_id)
-        external = tuple(_external_line(t) for t in uow.external_tasks.for_incident(incident.id))
-        documents = tuple(_document(d, n) for d, n in uow.documents.for_incident(incident.id))
+        external: tuple[ExternalTaskLine, ...] = ()
+        documents: tuple[DocumentSummary, ...] = ()
+        if whole:
+            external = tuple(
+                _external_line(t) for t in uow.external_tasks.for_incident(incident.id)
+            )
+            documents = tuple(_document(d, n) for d, n in uow.documents.for_incident(incident.id))
         # Written after the reads, so SQLite's write lock is held only for the insert.
         _log_view(uow, incident, query, decision, now)
-        events = uow.audit.list_for_incident(
-            incident.id, query.audit_limit + 1, query.audit_after_id
-        )
+        events = []
+        if whole:
+            events = uow.audit.list_for_incident(
+                incident.id, query.audit_limit + 1, query.audit_after_id
+            )
         uow.commit()
         page = events[: query.audit_limit]
         more = len(events) > query.audit_limit
+        kept = {step.id for step in readable}
+        hidden = frozenset(step.bpmn_id for step in steps if step.id not in kept)
         assert decision.via is not None  # allowed decisions always say by what
         return IncidentView(
             id=incident.id,
@@ -71,13 +95,41 @@ def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
             closed_at=incident.closed_at,
             version=incident.version_id,
             ready_tasks=ready,
-            completed_steps=tuple(steps),
-            audit=tuple(_entry(event) for event in page),
+            completed_steps=readable,
+            audit=tuple(_entry(event, hidden) for event in page),
             audit_next_after_id=page[-1].id if more and page else None,
             access_via=decision.via,
             external_tasks=external,
             documents=documents,
+            reads_record=whole,
+            reads_every_step=whole and not hidden,
         )
+
+
+def incident_viewer(
+    incident: Incident,
+    user_id: int,
+    facts: UserFacts,
+    decision: Decision,
+    ready: tuple[ReadyTask, ...],
+) -> Viewer:
+    """The step policy's facts about a person opening an incident (they may open it)."""
+    relationship: Relationship = "none"
+    if facts.is_excluded:
+        relationship = "excluded"
+    elif incident.created_by == user_id:
+        relationship = "reporter"
+    elif facts.is_involved:
+        relationship = "assignee"
+    held = [task.task.form for task in ready if task.can_complete]
+    return Viewer(
+        user_id=user_id,
+        roles=frozenset(facts.roles),
+        relationship=relationship,
+        break_glass=decision.via == "break_glass",
+        needs=needs_of(held),
+        holds_task=bool(held),
+    )
 
 
 def _log_view(
@@ -155,16 +207,18 @@ def _document(document: Document, size: int) -> DocumentSummary:
     )
 
 
-def _entry(event: AuditEvent) -> AuditEntry:
+def _entry(event: AuditEvent, hidden: frozenset[str] = frozenset()) -> AuditEntry:
+    # A step the viewer may not read keeps its line in the trail, without its values or reason.
+    secret = event.target.startswith("task:") and event.target.split(":")[1] in hidden
     return AuditEntry(
         id=event.id,
         occurred_at=event.occurred_at,
         actor_id=event.actor_id,
         action=event.action,
         target=event.target,
-        reason=event.reason,
-        old_values=event.old_values,
-        new_values=event.new_values,
+        reason=None if secret else event.reason,
+        old_values=None if secret else event.old_values,
+        new_values=None if secret else event.new_values,
     )
 
 

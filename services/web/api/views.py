@@ -68,8 +68,11 @@ def get_incident(incident_id: str) -> Response:
         audit_after_id=optional_query_int(args, "audit_after", low=0, high=MAX_ID),
         audit_limit=query_int(args, "audit_limit", default=AUDIT_PAGE_SIZE, low=1, high=MAX_PAGE),
     )
-    body = render.incident_json(message_bus().handle(query))
-    return jsonify({**body, **path_json(message_bus().dependencies, incident_id)})
+    view = message_bus().handle(query)
+    body = render.incident_json(view)
+    # The route taken is the record's: the reporter and assignees get empty lists (need-to-know).
+    path = path_json(message_bus().dependencies, incident_id) if view.reads_record else None
+    return jsonify({**body, **(path or {"path_taken": [], "next_possible": []})})
 
 
 def _header_text(name: str) -> str | None:

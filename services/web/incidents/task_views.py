@@ -37,6 +37,8 @@ def task(incident_id: str, task_id: str) -> Page:
     except BreakGlassReasonRequired:
         return redirect(incident_url)  # the incident page asks for the reason
     ready = next((t for t in page.view.ready_tasks if t.task.id == task_id), None)
+    if ready is None and not page.view.reads_record:
+        abort(403)  # they see only their own tasks: whether this one waits is not theirs to know
     if ready is None:
         return task_gone_page(posted=request.method == "POST", incident_url=incident_url)
     if not ready.can_complete:
