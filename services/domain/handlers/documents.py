@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from services.domain.access import can_view_incident, clean_reason
 from services.domain.dependencies import Dependencies
-from services.domain.errors import NotFound
+from services.domain.errors import AccessDenied, NotFound
 from services.domain.events import BreakGlassUsed
 from services.domain.handlers.common import enforce, user_facts, write_outbox
+from services.domain.handlers.views import reads_whole_record
 from services.domain.queries import DownloadDocument
 from services.domain.read_models import DocumentFile
 
@@ -26,6 +27,12 @@ def download_document(query: DownloadDocument, deps: Dependencies) -> DocumentFi
         )
         # Worded as for a missing document: who may not see the incident learns nothing.
         enforce(decision, f"document {query.document_id}")
+        if not reads_whole_record(uow, deps, incident, query.actor_id, facts, decision):
+            # The PDF holds every step: the reporter and assignees read only their part.
+            raise AccessDenied(
+                f"document {query.document_id}: the record PDF holds the whole record, "
+                "which only the DSL team, the headteacher and auditors read"
+            )
         break_glass = decision.via == "break_glass"
         uow.audit.add(
             "document.downloaded",

@@ -31,7 +31,9 @@ from services.domain.step_access import (
     Viewer,
     needs_of,
     readable_completed_steps,
+    reads_every_step,
     reads_record,
+    step_facts,
 )
 from services.domain.visibility import inbox_tasks, is_overdue
 from workflow import engine
@@ -130,6 +132,23 @@ def incident_viewer(
         needs=needs_of(held),
         holds_task=bool(held),
     )
+
+
+def reads_whole_record(
+    uow: SqlAlchemyUnitOfWork,
+    deps: Dependencies,
+    incident: Incident,
+    user_id: int,
+    facts: UserFacts,
+    decision: Decision,
+) -> bool:
+    """May someone who may open the incident have all of it (its PDF, its exports)?"""
+    viewer = incident_viewer(incident, user_id, facts, decision, ())
+    if not reads_record(viewer):
+        return False
+    definition = deps.definitions.get(uow, incident.definition_version_id)
+    steps = engine.completed_steps(definition, incident.state)
+    return reads_every_step(viewer, [step_facts(step) for step in steps])
 
 
 def _log_view(
