@@ -60,7 +60,8 @@ def _report(verification: Verification, school_id: int | None) -> None:
         # The heads are worth writing down elsewhere: a later run can be compared with them.
         for head in verification.heads:
             click.echo(
-                f"  {chain_name(head.chain)}: {head.last_seq} events, last hash {head.last_hash}"
+                f"  {chain_name(head.chain)}: {head.last_seq} "
+                f"event{'' if head.last_seq == 1 else 's'}, last hash {head.last_hash}"
             )
         return
     broken = len(verification.breaks)

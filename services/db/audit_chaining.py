@@ -13,20 +13,58 @@ Ids are taken here, not at INSERT, because the hash covers the id.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, event, func, inspect, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Table, event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
 from services.db.column_types import utcnow
-from services.db.models import AuditChainHead, AuditEvent
+from services.db.models import AuditEvent
 from services.domain.audit_chain import GENESIS_HASH, chain_of, row_hash
 
-_HEADS = AuditChainHead.__table__
-_EVENTS = AuditEvent.__table__
+_EVENTS = cast(Table, AuditEvent.__table__)
 _CHAIN_COLUMNS = ("id", "chain_seq", "prev_hash", "row_hash")
+_COLUMNS = tuple((a.key, a.columns[0].name) for a in inspect(AuditEvent).column_attrs)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The chaining's SQL in the driver's own dialect: run raw, it costs microseconds."""
+
+    read_heads: str  # {chains}: the chains' placeholders
+    create_head: str
+    move_head: str
+    take_ids: str
+
+
+_SQLITE = _Statements(
+    read_heads="SELECT chain, last_seq, last_hash FROM audit_chain_heads WHERE chain IN ({chains})",
+    create_head=(
+        "INSERT INTO audit_chain_heads (chain, last_seq, last_hash) VALUES (?, 0, ?) "
+        "ON CONFLICT DO NOTHING"
+    ),
+    move_head="UPDATE audit_chain_heads SET last_seq = ?, last_hash = ? WHERE chain = ?",
+    # This connection holds the write lock, so max(id) cannot move under it.
+    take_ids="SELECT coalesce(max(id), 0) FROM audit_events",
+)
+_POSTGRESQL = _Statements(
+    # Locked in key order, so two transactions appending to the same chains cannot deadlock
+    # over them.
+    read_heads=(
+        "SELECT chain, last_seq, last_hash FROM audit_chain_heads WHERE chain = ANY(%s) "
+        "ORDER BY chain FOR UPDATE"
+    ),
+    create_head=(
+        "INSERT INTO audit_chain_heads (chain, last_seq, last_hash) VALUES (%s, 0, %s) "
+        "ON CONFLICT DO NOTHING"
+    ),
+    move_head="UPDATE audit_chain_heads SET last_seq = %s, last_hash = %s WHERE chain = %s",
+    # Taken after the heads are locked: ids then grow along each chain.
+    take_ids=(
+        "SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) FROM generate_series(1, %s)"
+    ),
+)
 
 
 def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any) -> None:
@@ -34,12 +72,15 @@ def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any
     pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
     if not pending:
         return
-    pending.sort(key=lambda obj: inspect(obj).insert_order)  # the order they were added
+    pending.sort(key=lambda obj: inspect(obj).insert_order or 0)  # the order they were added
     connection = session.connection()
-    if connection.dialect.name == "sqlite":
+    postgresql = connection.dialect.name == "postgresql"
+    sql = _POSTGRESQL if postgresql else _SQLITE
+    if not postgresql:
         _take_sqlite_write_lock(connection)
-    heads = _lock_heads(connection, sorted({chain_of(obj.school_id) for obj in pending}))
-    for audit_event, event_id in zip(pending, _take_ids(connection, len(pending)), strict=True):
+    heads = _lock_heads(connection, sql, sorted({chain_of(obj.school_id) for obj in pending}))
+    ids = _take_ids(connection, sql, len(pending), postgresql)
+    for audit_event, event_id in zip(pending, ids, strict=True):
         _fill_defaults(audit_event)
         chain = chain_of(audit_event.school_id)
         last_seq, last_hash = heads[chain]
@@ -48,22 +89,19 @@ def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any
         audit_event.prev_hash = last_hash
         audit_event.row_hash = row_hash(hashed_columns(audit_event))
         heads[chain] = (audit_event.chain_seq, audit_event.row_hash)
-    connection.execute(
-        update(_HEADS)
-        .where(_HEADS.c.chain == bindparam("chain_key"))
-        .values(last_seq=bindparam("seq"), last_hash=bindparam("hash")),
-        [{"chain_key": c, "seq": seq, "hash": h} for c, (seq, h) in heads.items()],
+    connection.exec_driver_sql(
+        sql.move_head, [(seq, last, chain) for chain, (seq, last) in heads.items()]
     )
 
 
 def hashed_columns(audit_event: AuditEvent) -> dict[str, Any]:
     """The event's columns as they will read back from the database (JSON round-tripped)."""
     columns: dict[str, Any] = {}
-    for attribute in inspect(AuditEvent).column_attrs:
-        value = getattr(audit_event, attribute.key)
+    for key, name in _COLUMNS:
+        value = getattr(audit_event, key)
         if isinstance(value, dict | list):
             value = json.loads(json.dumps(value))  # tuples -> lists, keys -> strings
-        columns[attribute.columns[0].name] = value
+        columns[name] = value
     return columns
 
 
@@ -93,38 +131,31 @@ def _take_sqlite_write_lock(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _lock_heads(connection: Connection, chains: Sequence[int]) -> dict[int, tuple[int, str]]:
-    heads = _read_heads(connection, chains)
+def _lock_heads(
+    connection: Connection, sql: _Statements, chains: list[int]
+) -> dict[int, tuple[int, str]]:
+    heads = _read_heads(connection, sql, chains)
     missing = [chain for chain in chains if chain not in heads]
     if missing:
         # A chain's first event: create its head (a racing creator's row wins), then lock.
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
-        connection.execute(
-            insert(_HEADS).on_conflict_do_nothing(),
-            [{"chain": chain, "last_seq": 0, "last_hash": GENESIS_HASH} for chain in missing],
-        )
-        heads.update(_read_heads(connection, missing))
+        connection.exec_driver_sql(sql.create_head, [(chain, GENESIS_HASH) for chain in missing])
+        heads.update(_read_heads(connection, sql, missing))
     return heads
 
 
-def _read_heads(connection: Connection, chains: Iterable[int]) -> dict[int, tuple[int, str]]:
-    # Locked in key order, so two transactions appending to the same chains cannot deadlock.
-    query = (
-        select(_HEADS.c.chain, _HEADS.c.last_seq, _HEADS.c.last_hash)
-        .where(_HEADS.c.chain.in_(list(chains)))
-        .order_by(_HEADS.c.chain)
-        .with_for_update()
-    )
-    return {chain: (seq, last) for chain, seq, last in connection.execute(query)}
+def _read_heads(
+    connection: Connection, sql: _Statements, chains: list[int]
+) -> dict[int, tuple[int, str]]:
+    if sql is _POSTGRESQL:
+        rows = connection.exec_driver_sql(sql.read_heads, (chains,))
+    else:
+        statement = sql.read_heads.format(chains=", ".join("?" * len(chains)))
+        rows = connection.exec_driver_sql(statement, tuple(chains))
+    return {chain: (seq, last) for chain, seq, last in rows}
 
 
-def _take_ids(connection: Connection, count: int) -> list[int]:
-    if connection.dialect.name == "postgresql":
-        query = text(
-            "SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) "
-            "FROM generate_series(1, :count)"
-        )
-        return sorted(connection.execute(query, {"count": count}).scalars())
-    # SQLite: this connection holds the write lock, so max(id) cannot move under it.
-    last = connection.execute(select(func.coalesce(func.max(_EVENTS.c.id), 0))).scalar_one()
+def _take_ids(connection: Connection, sql: _Statements, count: int, postgresql: bool) -> list[int]:
+    if postgresql:
+        return sorted(connection.exec_driver_sql(sql.take_ids, (count,)).scalars())
+    last = int(connection.exec_driver_sql(sql.take_ids).scalar_one())
     return list(range(last + 1, last + 1 + count))

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.db.column_types import utcnow
@@ -114,7 +114,7 @@ class AuditRepository:
             )
             result = self._session.execute(query, execution_options={"yield_per": _STREAM_PAGE})
             for row in result:
-                yield row._mapping
+                yield dict(row._mapping)  # a dict: the walk may keep it past the next page
 
     def record_verification(self, verification: AuditVerification) -> None:
         """Keep the outcome of a verification (written when the unit of work commits)."""
@@ -122,7 +122,7 @@ class AuditRepository:
 
     def latest_verification(self, school_ids: Collection[int]) -> AuditVerification | None:
         """The newest verification that covered every chain or one of these schools."""
-        covered = AuditVerification.school_id.is_(None)
+        covered: ColumnElement[bool] = AuditVerification.school_id.is_(None)
         if school_ids:
             covered = or_(covered, AuditVerification.school_id.in_(sorted(school_ids)))
         query = select(AuditVerification).where(covered).order_by(AuditVerification.id.desc())
