@@ -16,6 +16,7 @@ from lxml import etree
 
 from workflow.definition import Definition
 from workflow.model import SourceFile
+from workflow.step_readers import READERS_PROPERTY, ReadersProblem, role_list
 from workflow.xml_safety import BPMN_NS, is_dmn, parse_xml
 
 # Elements where work waits for someone or something: what "can follow" lists.
@@ -270,3 +271,33 @@ def _options(
                     value.get("id", ""), value.get("name", "") or value.get("id", "")
                 )
     return tuple((k, tuple(v.items())) for k, v in found.items() if v)
+
+
+def task_readers(definition: Definition) -> dict[str, tuple[str, ...] | None]:
+    """User task id -> the roles its `readers` property names (None: the default readers)."""
+    return dict(_readers(definition.digest, definition.sources))
+
+
+@lru_cache(maxsize=32)
+def _readers(
+    digest: str, sources: tuple[SourceFile, ...]
+) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+    found: dict[str, tuple[str, ...] | None] = {}
+    for source in sources:
+        tree = parse_xml(source)
+        if is_dmn(tree):
+            continue
+        for task in tree.getroot().iter(f"{{{BPMN_NS}}}userTask"):
+            readers: tuple[str, ...] | None = None
+            extensions = task.find(f"{{{BPMN_NS}}}extensionElements")
+            properties = (
+                extensions.find(f"{{{CAMUNDA_NS}}}properties") if extensions is not None else None
+            )
+            for prop in properties if properties is not None else ():
+                if prop.get("id") == READERS_PROPERTY or prop.get("name") == READERS_PROPERTY:
+                    try:
+                        readers = role_list(prop.get("value"))
+                    except ReadersProblem:
+                        readers = ()  # unreadable: nobody by role (lint refuses it anyway)
+            found[task.get("id", "")] = readers
+    return tuple(found.items())

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, and_, or_, select
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import AuditEvent, CaseAnswer
+from services.db.models import AuditEvent, CaseAnswer, Incident
 from services.db.repositories.cases import CaseFilter, CaseRow, list_cases, process_versions
 from services.domain.access import can_view_incident
 from services.domain.dependencies import Dependencies
@@ -25,7 +26,8 @@ from services.domain.handlers.common import enforce, user_facts
 from services.domain.messages import Message
 from services.domain.read_models import AuditEntry
 from services.domain.visibility import incident_visible_to
-from workflow.process_graph import criteria_labels, option_labels
+from workflow.process_graph import criteria_labels, option_labels, task_readers
+from workflow.step_readers import READ_BY_DEFAULT, READER_ROLES
 
 MAX_PAGE = 200
 
@@ -60,9 +62,28 @@ class ListCases(Message[CasePage]):
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def readable_answers(roles: frozenset[str]) -> ColumnElement[bool]:
-    """Which kept answers a person with these roles may search (the incident page's rule)."""
-    return true()
+def readable_answers(
+    actor_id: int, roles: Collection[str], readers_by_version: Mapping[int, Mapping[str, Any]]
+) -> ColumnElement[bool]:
+    """Which kept answers a person may search: never more than the incident page shows them.
+
+    The SQL side of services.domain.step_access, kept on the safe side: their own answers,
+    and steps whose readers (the step's `readers` property, else READ_BY_DEFAULT) include
+    one of their roles. What a task lends its doer while it waits (`needs`) is not searched.
+    """
+    held = set(roles) & set(READER_ROLES)
+    by_version = []
+    for version_id, readers in readers_by_version.items():
+        ids = sorted(
+            task
+            for task, named in readers.items()
+            if held.intersection(named if named is not None else READ_BY_DEFAULT)
+        )
+        if ids:
+            by_version.append(
+                and_(Incident.definition_version_id == version_id, CaseAnswer.bpmn_id.in_(ids))
+            )
+    return or_(CaseAnswer.actor_id == actor_id, *by_version)
 
 
 def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
@@ -72,10 +93,13 @@ def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
         roles = uow.users.roles_in(query.actor_id, query.school_id)
         if not roles:
             raise NotFound(f"school {query.school_id} not found")
+        versions = process_versions(uow.session, query.school_id)
+        definitions = {v: deps.definitions.get(uow, v) for v, _n, _name in versions}
+        readers = {v: task_readers(d) for v, d in definitions.items()}
         rows = list_cases(
             uow.session,
             incident_visible_to(query.actor_id, query.school_id),
-            readable_answers(roles),
+            readable_answers(query.actor_id, roles, readers),
             query.case,
             now,
             limit=min(query.limit, MAX_PAGE) if query.purpose == "list" else query.limit,
@@ -89,11 +113,9 @@ def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
             new_values={**_filters_audited(query), "results": len(rows), **query.extra},
             occurred_at=now,
         )
-        versions = process_versions(uow.session, query.school_id)
         words: dict[str, str] = {}
         classes: dict[str, str] = {}
-        for version_id, _number, _name in versions:
-            definition = deps.definitions.get(uow, version_id)
+        for definition in definitions.values():
             words.update(criteria_labels(definition))
             classes.update(option_labels(definition).get("incident_classification", {}))
         uow.commit()
@@ -142,23 +164,40 @@ def all_events(uow: SqlAlchemyUnitOfWork, incident_id: str) -> list[AuditEvent]:
     return events
 
 
-def full_trail(deps: Dependencies, incident_id: str) -> list[AuditEntry]:
-    """Every audit entry of an incident, oldest first (call after its access check passed)."""
+def full_trail(
+    deps: Dependencies, incident_id: str, readable: Collection[str] | None = None
+) -> list[AuditEntry]:
+    """Every audit entry of an incident, oldest first (call after its access check passed).
+
+    `readable`: the task ids whose steps the viewer may read; an entry about any other task
+    keeps its line, without its values or reason (as the incident page's trail does).
+    """
     with deps.uow_factory() as uow:
         events = all_events(uow, incident_id)
-        return [
-            AuditEntry(
-                id=e.id,
-                occurred_at=e.occurred_at,
-                actor_id=e.actor_id,
-                action=e.action,
-                target=e.target,
-                reason=e.reason,
-                old_values=e.old_values,
-                new_values=e.new_values,
-            )
-            for e in events
-        ]
+    if readable is None:
+        return [_masked(e, frozenset()) for e in events]
+    # Steps the viewer may not read: every event about them keeps its line, not its values.
+    hidden = frozenset(
+        parts[1]
+        for parts in (e.target.split(":", 2) for e in events if e.action == "task.completed")
+        if len(parts) == 3 and parts[2] not in readable
+    )
+    return [_masked(e, hidden) for e in events]
+
+
+def _masked(event: AuditEvent, hidden: frozenset[str]) -> AuditEntry:
+    parts = event.target.split(":", 2)
+    secret = parts[0] == "task" and len(parts) == 3 and parts[1] in hidden
+    return AuditEntry(
+        id=event.id,
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        action=event.action,
+        target=event.target,
+        reason=None if secret else event.reason,
+        old_values=None if secret else event.old_values,
+        new_values=None if secret else event.new_values,
+    )
 
 
 def record_export(

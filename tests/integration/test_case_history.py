@@ -161,3 +161,15 @@ def test_a_dsl_corrects_an_answer_with_a_reason_and_the_old_one_stays(
     assert auditor.get(f"/incidents/{incident_id}/correct").status_code == 403
     staff = signed_in(app, school.staff)
     assert staff.get(f"/incidents/{incident_id}/correct").status_code == 403
+
+
+def test_the_reporter_reads_no_history_and_downloads_nothing(
+    app, web_runtime: Runtime, school: School
+) -> None:
+    incident_id = _s2(web_runtime, school)
+    reporter = signed_in(app, school.staff)
+    page = reporter.get(f"/incidents/{incident_id}")
+    assert page.status_code == 200
+    assert "What happens next" not in text_of(page)  # the route is the record's
+    for path in ("history", "history?format=csv", "record.pdf"):
+        assert reporter.get(f"/incidents/{incident_id}/{path}").status_code == 403, path

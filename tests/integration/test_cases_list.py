@@ -119,3 +119,21 @@ def test_bad_filters_are_named_and_refused(app, school: School) -> None:
     assert "Status must be one of: open, closed" in text
     assert "Reported from must be a date written as YYYY-MM-DD" in text
     assert "Route must be one of" in text
+
+
+def test_search_finds_words_only_in_steps_the_searcher_may_read(
+    app, web_runtime: Runtime, school: School
+) -> None:
+    # The reporter reads their own report, not the DSL's review: searching for words only the
+    # review holds must not tell them the incident matches.
+    actors = {"dsl": school.dsl.id, "headteacher": school.head.id, "staff": school.staff.id}
+    incident_id = start_scenario(web_runtime, school.id, school.staff.id, "s2.json")
+    run_steps(web_runtime, incident_id, "s2.json", actors, until="refer_to_agencies")
+    review_words = "deputy dsl and the head of year"  # S2's review_attendees
+    for name, expected in (("staff", False), ("dsl", True), ("auditor", True), ("head", True)):
+        browser = signed_in(app, school.by_role()[name])
+        body = browser.get(f"/incidents?q={review_words}").get_data(as_text=True)
+        assert (incident_id in body) is expected, name
+    reporter = signed_in(app, school.staff)
+    own_words = "19-year-old they met online"  # in the reporter's own report
+    assert incident_id in reporter.get(f"/incidents?q={own_words}").get_data(as_text=True)

@@ -21,6 +21,7 @@ from services.web.cases.history_views import (
     _event_json,
     _view_json,
     record_pdf_response,
+    require_whole_record,
 )
 from services.web.cases.presenter import CSV_HEADER, case_json, csv_rows
 from services.web.cases.views import text_key
@@ -114,7 +115,8 @@ def incident_history_api(incident_id: str) -> Response:
     user = api_user()
     deps = message_bus().dependencies
     page = incident_page(IncidentPage(ViewIncident(incident_id, user.id, _reason())), deps)
-    entries = full_trail(deps, incident_id)
+    require_whole_record(page)  # the history as a download holds every step's trail
+    entries = full_trail(deps, incident_id, {step.id for step in page.view.completed_steps})
     events = timeline_lines(page, entries)
     views = access_lines(page, entries)
     from services.domain.history_queries import record_export
@@ -161,8 +163,12 @@ def incident_record_pdf_api(incident_id: str) -> Response:
     """The incident's record as a PDF as it stands now (opening and download audited)."""
     check_query(request.args, frozenset())
     user = api_user()
-    view = message_bus().handle(ViewIncident(incident_id, user.id, _reason(), audit_limit=1))
-    return record_pdf_response(incident_id, view.reference, view.school_id, user.id)
+    deps = message_bus().dependencies
+    page = incident_page(
+        IncidentPage(ViewIncident(incident_id, user.id, _reason(), audit_limit=1)), deps
+    )
+    require_whole_record(page)
+    return record_pdf_response(incident_id, page.view.reference, page.view.school_id, user.id)
 
 
 def _reason() -> str | None:

@@ -36,7 +36,10 @@ def field_changes(page: IncidentPageData, incident_id: str) -> list[FieldChange]
             specs.setdefault(spec.id, spec)
     latest: dict[str, Any] = {}
     changes: list[FieldChange] = []
+    readable = {step.id for step in page.view.completed_steps}  # need-to-know, per step
     for kept in kept_answers(runtime().bus.dependencies, incident_id):
+        if kept.task_id not in readable:
+            continue
         for key, value in kept.answers.items():
             before = latest.get(key)
             if value in (None, ""):

@@ -138,6 +138,6 @@ def _how(page: IncidentPageData, line: AccessLine) -> str:
     return words
 
 
-def case_timeline(page: IncidentPageData, case: object) -> list[TimelineLine]:
+def case_timeline(page: IncidentPageData, case: object | None) -> list[TimelineLine]:
     """The timeline of the page's slice of the audit trail (reads are in the access log)."""
     return timeline_lines(page, page.view.audit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from services.domain.errors import AccessDenied
 from services.domain.history_queries import diagram_source, full_trail, record_export
 from services.web.auth.identity import current_user, login_required
 from services.web.cases.blueprint import bp
@@ -18,10 +19,31 @@ from services.web.cases.history_lines import (
 )
 from services.web.extensions import runtime
 from services.web.incidents.case_views import break_glass_reasons, open_incident
+from services.web.incidents.reads import IncidentPageData
 from services.workers.pdf_layout import record_pdf
 from services.workers.record import read_record
 
 Page = WerkzeugResponse | tuple[str, int] | str
+
+
+def require_record_reader(page: IncidentPageData) -> None:
+    """The history is the record's: the reporter and assignees do not read it (need-to-know)."""
+    if not page.view.reads_record:
+        raise AccessDenied(
+            f"incident {page.view.reference}: the history is read by the DSL team, the "
+            "headteacher and auditors"
+        )
+
+
+def require_whole_record(page: IncidentPageData) -> None:
+    """Exports and the PDF hold every step: only for someone who may read every step."""
+    if not page.view.reads_every_step:
+        raise AccessDenied(
+            f"incident {page.view.reference}: downloads hold the whole record, and some of "
+            "its steps are not yours to read"
+        )
+
+
 TIMELINE_HEADER = ("When", "Who", "Kind", "What", "Decisions", "Reason")
 ACCESS_HEADER = ("First view", "Last view", "Who", "How", "Views", "Break-glass reason")
 
@@ -31,7 +53,9 @@ ACCESS_HEADER = ("First view", "Last view", "Who", "How", "Views", "Break-glass 
 def history(incident_id: str) -> Page:
     """The whole history of one incident: timeline and access log, filtered, downloadable."""
     page = open_incident(incident_id)  # access-checked and logged, as the incident page
-    entries = full_trail(runtime().bus.dependencies, incident_id)
+    require_record_reader(page)
+    readable = {step.id for step in page.view.completed_steps}
+    entries = full_trail(runtime().bus.dependencies, incident_id, readable)
     events = timeline_lines(page, entries)
     views = access_lines(page, entries)
     kind = request.args.get("kind") or ""
@@ -43,6 +67,7 @@ def history(incident_id: str) -> Page:
         shown_views = [v for v in views if v.actor_id == person]
     export = request.args.get("format")
     if export in ("csv", "json"):
+        require_whole_record(page)
         return _export(
             page.view.id,
             page.view.school_id,
@@ -190,6 +215,7 @@ def record_pdf_response(
 def record_pdf_download(incident_id: str) -> Response:
     """The incident's record as a PDF, as it stands now (opening it is logged)."""
     page = open_incident(incident_id)
+    require_whole_record(page)
     user = current_user()
     assert user is not None
     return record_pdf_response(incident_id, page.view.reference, page.view.school_id, user.id)

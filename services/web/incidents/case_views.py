@@ -34,7 +34,9 @@ def incident(incident_id: str) -> Page:
     except BreakGlassReasonRequired:
         return _break_glass_page(incident_id, BreakGlassForm(formdata=None), 403)
     roles = _user().roles_in(page.view.school_id)
-    case = case_summary(page, runtime().bus.dependencies, roles)  # summary, path, next
+    # Summary, path and what comes next: the record's, for those who read it (need-to-know).
+    deps = runtime().bus.dependencies
+    case = case_summary(page, deps, roles) if page.view.reads_record else None
     return render_template(
         "incidents/incident.html",
         page=page,
@@ -42,7 +44,7 @@ def incident(incident_id: str) -> Page:
         case=case,
         timeline=case_timeline(page, case),
         tasks=task_lines(page),
-        steps=step_sections(page, case.criteria_words),
+        steps=step_sections(page, case.criteria_words if case else None),
         history=history_lines(page),
         is_case_lead=_may_exclude(page),
         reported_by=page.name_of(page.view.created_by),
