@@ -34,6 +34,7 @@ from services.domain.commands import FireDueTimers
 from services.domain.dependencies import Dependencies
 from services.domain.errors import NotFound
 from services.domain.handlers.common import incident_target
+from services.domain.handlers.transfers import escalate_overdue_transfers
 from services.domain.messages import Message
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class Scheduler:
                 incident_id, uow_factory = claimed
                 tried.add(incident_id)
                 self._fire(incident_id, uow_factory, result)
+        # File transfers without receipt after five school days (issue 11): escalated once each.
+        escalate_overdue_transfers(self._dependencies, result.now)
         if result.attempted:
             log.info(
                 "timers: %d fired, %d failed, %d skipped",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from flask import Flask
 from flask.testing import FlaskClient
 from lxml import html
 
@@ -133,3 +134,90 @@ def test_the_headteacher_sees_the_dashboard_with_charts_and_a_csv(
     assert client.get("/reports?from=2026-02-01&to=2026-01-01").status_code == 422
     assert client.get("/reports?school=999999").status_code == 422
     assert client.get("/reports/dashboard.csv?to=nope").status_code == 422
+
+
+def test_a_dsl_sends_a_file_records_receipt_and_another_school_accepts_one(
+    app: Flask, client: FlaskClient, make_user: Callable[..., WebUser], web_runtime: Runtime
+) -> None:
+    dsl = make_user("dsl")
+    incident_id = start(web_runtime, make_user("staff", school_id=dsl.school_id))
+    login(client, dsl.email)
+    path = f"/incidents/{incident_id}/children"
+    client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "name": "Kit Moss",
+            "role": "pictured",
+            "date_of_birth": "2012-04-05",
+        },
+    )
+    listing = html.fromstring(client.get(path).get_data(as_text=True))
+    chronology = listing.xpath("//table[@id='incident-children']//a/@href")[0]
+    send = html.fromstring(client.get(chronology).get_data(as_text=True)).xpath(
+        "//a[@id='send-file']/@href"
+    )[0]
+    token = csrf_token(client, send)
+    refused = client.post(
+        send,
+        data={
+            "csrf_token": token,
+            "to_school_name": "",
+            "method": "secure_email",
+            "what_sent": "The file",
+        },
+    )
+    assert refused.status_code == 422 and "Name the new school" in refused.get_data(as_text=True)
+    sent = client.post(
+        send,
+        data={
+            "csrf_token": token,
+            "to_school_name": "Hill School",
+            "method": "secure_email",
+            "what_sent": "The file",
+        },
+    )
+    assert sent.status_code == 302
+    transfer = sent.headers["Location"]
+    page = client.get(transfer).get_data(as_text=True)
+    assert "Waiting for receipt" in page and "Hill School" in page
+    pdf = client.get(f"{transfer}/pack.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    pack = client.get(f"{transfer}/pack.json").get_json()
+    assert pack["child"]["name"] == "Kit Moss" and pack["chronology"]
+    token = csrf_token(client, transfer)
+    bad = client.post(
+        f"{transfer}/receipt",
+        data={"csrf_token": token, "received_by": "Mr Lee", "received_on": "not a date"},
+    )
+    assert bad.status_code == 422
+    done = client.post(
+        f"{transfer}/receipt",
+        data={
+            "csrf_token": token,
+            "received_by": "Mr Lee, DSL",
+            "received_on": web_runtime.clock.now().date().isoformat(),
+        },
+    )
+    assert done.status_code == 302
+    assert "Receipt confirmed" in client.get(transfer).get_data(as_text=True)
+
+    other_dsl = make_user("dsl")
+    send_in_app = client.post(
+        send,
+        data={
+            "csrf_token": csrf_token(client, send),
+            "to_school_id": str(other_dsl.school_id),
+            "what_sent": "The whole file",
+        },
+    )
+    assert send_in_app.status_code == 302
+    in_app = send_in_app.headers["Location"]
+    other = app.test_client()
+    login(other, other_dsl.email)
+    assert "Waiting for you to accept" in other.get("/transfers").get_data(as_text=True)
+    accepted = other.post(f"{in_app}/accept", data={"csrf_token": csrf_token(other, in_app)})
+    assert accepted.status_code == 302
+    theirs = other.get(accepted.headers["Location"]).get_data(as_text=True)
+    assert "Kit Moss" in theirs and "Child protection file received from" in theirs
+    assert other.get(chronology).status_code == 404  # the sending school's record stays there

@@ -135,3 +135,95 @@ class ReadChronology(Message[Chronology]):
 
     child_id: int
     actor_id: int
+
+
+@dataclass(frozen=True)
+class SendFile(Message[int]):
+    """A DSL records sending a child's protection file to another school (returns its id).
+
+    to_school_id names a school that uses this system (same trust): its DSL accepts the file
+    in the app. Otherwise to_school_name and a method say where and how it went.
+    """
+
+    child_id: int
+    actor_id: int
+    to_school_name: str
+    method: str
+    what_sent: str
+    to_school_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RecordReceipt(Message[int]):
+    """The sending DSL records the receiving school's confirmation of receipt."""
+
+    transfer_id: int
+    actor_id: int
+    received_by: str  # name and role at the receiving school
+    received_on: date
+
+
+@dataclass(frozen=True)
+class AcceptTransfer(Message[int]):
+    """The receiving school's DSL accepts a file sent in the app; returns their child's id."""
+
+    transfer_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class TransferLine:
+    """A file transfer as the pages show it."""
+
+    id: int
+    child_id: int
+    child_name: str
+    from_school_id: int
+    from_school_name: str
+    to_school_id: int | None
+    to_school_name: str
+    method: str
+    what_sent: str
+    sent_at: datetime
+    due_at: datetime
+    status: str
+    received_at: datetime | None
+    received_by: str | None
+    escalated_at: datetime | None
+    received_child_id: int | None
+    overdue: bool
+    may_record_receipt: bool  # the reader is a DSL of the sending school
+    may_accept: bool  # the reader is a DSL of the receiving school (in-app transfers)
+
+
+@dataclass(frozen=True)
+class ReadTransfers(Message[list[TransferLine]]):
+    """Transfers of one child (child_id), or those sent from or to a school (logged)."""
+
+    actor_id: int
+    child_id: int | None = None
+    school_id: int | None = None
+
+
+@dataclass(frozen=True)
+class ReadTransfer(Message[TransferLine]):
+    """One transfer (DSL or headteacher of either school; logged)."""
+
+    transfer_id: int
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class TransferPack:
+    """What an export pack holds: the transfer, the child and their chronology."""
+
+    transfer: TransferLine
+    chronology: Chronology
+
+
+@dataclass(frozen=True)
+class ExportTransferPack(Message[TransferPack]):
+    """The export pack of a transfer (sending DSL only; logged)."""
+
+    transfer_id: int
+    actor_id: int

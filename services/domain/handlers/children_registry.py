@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.domain.children import messages
-from services.domain.handlers import children, chronology, reports
+from services.domain.handlers import children, chronology, reports, transfers
 from services.domain.reports.messages import ReadReport
 
 
@@ -20,4 +20,10 @@ def handlers() -> dict[type[Any], Any]:
         messages.SchoolChildren: children.school_children,
         messages.ReadChronology: chronology.read_chronology,
         ReadReport: reports.read_report,
+        messages.SendFile: transfers.send_file,
+        messages.RecordReceipt: transfers.record_receipt,
+        messages.AcceptTransfer: transfers.accept_transfer,
+        messages.ReadTransfers: transfers.read_transfers,
+        messages.ReadTransfer: transfers.read_transfer,
+        messages.ExportTransferPack: transfers.export_transfer_pack,
     }

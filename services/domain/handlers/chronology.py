@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import CaseAnswer, Child, FileTransfer, HumanTask, Incident
+from services.db.models import CaseAnswer, Child, FileTransfer, HumanTask, Incident, School
 from services.db.repositories.children import ChildRecords
 from services.domain.children.access import can_read_chronology
 from services.domain.children.messages import Chronology, ChronologyEntry, ReadChronology
@@ -159,22 +159,52 @@ def _transfer_entries(uow: SqlAlchemyUnitOfWork, child_id: int) -> list[Chronolo
     )
     entries: list[ChronologyEntry] = []
     for transfer in uow.session.scalars(query.order_by(FileTransfer.id)):
-        method = transfer.method.replace("_", " ")
         if transfer.child_id == child_id:
-            entries.append(
-                ChronologyEntry(
-                    None,
-                    None,
-                    transfer.sent_at,
-                    f"Child protection file sent to {transfer.to_school_name} ({method})",
-                    transfer.what_sent[:MAX_REASON],
-                )
-            )
-        if transfer.received_at is not None:
-            who = transfer.received_by or "the receiving school"
-            entries.append(
-                ChronologyEntry(
-                    None, None, transfer.received_at, f"Receipt of the file confirmed by {who}"
-                )
-            )
+            entries += _sent_entries(transfer)
+        elif transfer.received_at is not None:
+            entries += _received_entries(uow, transfer)
+    return entries
+
+
+def _sent_entries(transfer: FileTransfer) -> list[ChronologyEntry]:
+    method = transfer.method.replace("_", " ")
+    entries = [
+        ChronologyEntry(
+            None,
+            None,
+            transfer.sent_at,
+            f"Child protection file sent to {transfer.to_school_name} ({method})",
+            transfer.what_sent[:MAX_REASON],
+        )
+    ]
+    if transfer.received_at is not None:
+        who = transfer.received_by or "the receiving school"
+        entries.append(
+            ChronologyEntry(None, None, transfer.received_at, f"Receipt confirmed by {who}")
+        )
+    return entries
+
+
+def _received_entries(uow: SqlAlchemyUnitOfWork, transfer: FileTransfer) -> list[ChronologyEntry]:
+    # The file as it came: the previous school's chronology up to the transfer, without links
+    # (its incidents belong to that school), then the receipt itself.
+    source = uow.session.get(School, transfer.from_school_id)
+    school = source.name if source is not None else "the previous school"
+    previous = uow.session.get(Child, transfer.child_id)
+    entries = []
+    if previous is not None:
+        for entry in chronology_entries(uow, previous, None):
+            if entry.at <= transfer.sent_at and entry.incident_id is not None:
+                what = f"{school}: {entry.what} ({entry.reference})"
+                entries.append(ChronologyEntry(None, None, entry.at, what, entry.decided))
+    assert transfer.received_at is not None
+    entries.append(
+        ChronologyEntry(
+            None,
+            None,
+            transfer.received_at,
+            f"Child protection file received from {school}",
+            transfer.what_sent[:MAX_REASON],
+        )
+    )
     return entries

@@ -178,7 +178,8 @@ def chronology(child_id: int) -> Page:
     found = bus().handle(ReadChronology(child_id, _user().id))
     if found.child.id != child_id:
         return redirect(url_for("children.chronology", child_id=found.child.id))
-    return render_template("children/chronology.html", chronology=found)
+    may_lead = "dsl" in _user().roles_in(found.child.school_id)
+    return render_template("children/chronology.html", chronology=found, may_lead=may_lead)
 
 
 @bp.get("/children")
