@@ -56,6 +56,16 @@ _B64_RUN = re.compile(rb"a{16,}+(?:w{1,4}+a{4,}+)*+")
 _B64_WINDOW = b"a" * 16
 _HEX_WINDOW = b"h" * 64
 _PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+# Archives written out as text are refused too: what they hold cannot be seen without unpacking.
+_ARCHIVES = (
+    (b"PK\x03\x04", "ZIP"),
+    (b"\x1f\x8b\x08", "gzip"),
+    (b"7z\xbc\xaf\x27\x1c", "7-Zip"),
+    (b"Rar!\x1a\x07", "RAR"),
+    *((b"BZh%d" % level, "bzip2") for level in range(1, 10)),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "Zstandard"),
+)
 _HEX_BYTES = {f"{value:02x}".encode(): bytes([value]) for value in range(256)}
 _NON_ASCII = re.compile("[\x80-\xff]")
 _DATA_URI = re.compile(
@@ -107,14 +117,22 @@ def _unescaped_byte(match: re.Match[bytes]) -> bytes:
     return _HEX_BYTES[match.group(1).lower()]
 
 
-def _described(kind: MediaKind | None, how: str) -> str | None:
+def _described(kind: MediaKind | str | None, how: str) -> str | None:
     if kind is None:
         return None
+    if isinstance(kind, str):
+        return f"{kind} {how}"
     return f"{'an' if kind.category == 'image' else 'a'} {kind.category} ({kind.name}) {how}"
 
 
-def _strong(decoded: bytes) -> MediaKind | None:
-    """The signature decoded bytes open with, unless it is too short to mean anything."""
+def _strong(decoded: bytes) -> MediaKind | str | None:
+    """What decoded bytes open with: a picture, video or archive (which may hold pictures).
+
+    Signatures too short to mean anything by chance are ignored.
+    """
+    for prefix, name in _ARCHIVES:
+        if decoded.startswith(prefix):
+            return f"a compressed archive ({name}), which may hold pictures,"
     if decoded.startswith(WEAK_PREFIXES):
         return None
     return sniff_signature(decoded)
@@ -170,15 +188,19 @@ def _base64_run(view: bytes) -> str | None:
     return None
 
 
-def _check_base64(run: bytes) -> str | None:
+def _check_base64(run: bytes, nested: bool = False) -> str | None:
     compact = run.translate(_URL_SAFE, _SPACE + b"=")
     if len(compact) < MIN_RUN:
         return None
-    kind = None
+    kind: MediaKind | str | None = None
     for offset in range(4):  # a picture after other bytes sits at one of four alignments
         kind = kind or _strong(_base64_decode(compact[offset : offset + _PREFIX_CHARS]))
         kind = kind or find_signature_anywhere(_base64_decode(compact[offset:]))
-    return _described(kind, "written as base64")
+    found = _described(kind, "written as base64")
+    decoded = _base64_decode(compact)
+    if found is None and not nested and not decoded[:64].translate(None, _B64):
+        found = _check_base64(decoded, nested=True)  # base64 of base64: look once more
+    return found
 
 
 def _base64_decode(text: bytes) -> bytes:

@@ -7,6 +7,7 @@ repository holds no image of anyone. Each case says whether the system must refu
 from __future__ import annotations
 
 import base64
+import gzip
 import html
 import io
 import struct
@@ -446,6 +447,9 @@ def disguised_texts() -> dict[str, str]:
         "base64 after other text": "ref:" + "QUJD" + b64,
         "base64 of a WebM video": base64.b64encode(WEBM).decode(),
         "base64 of an HEIC photo": base64.b64encode(pictures()["HEIC"]).decode(),
+        "base64 of base64": base64.b64encode(b64.encode()).decode(),
+        "base64 of gzip": base64.b64encode(gzip.compress(jpeg)).decode(),
+        "base64 of a zip": base64.b64encode(zipped({"a.jpg": jpeg})).decode(),
         "hex": png.hex(),
         "hex with spaces": " ".join(f"{b:02x}" for b in png),
         "hex as \\x escapes": "".join(f"\\x{b:02x}" for b in jpeg),
