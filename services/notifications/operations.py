@@ -259,7 +259,7 @@ def audit_check(uow: SqlAlchemyUnitOfWork, school_ids: Collection[int]) -> Audit
             first = Break(chain, record.broken_event_id, record.broken_seq, record.problem or "")
             broken = first.describe()
         else:
-            broken = "in a school you do not administer (its administrators see which row)"
+            broken = "a row in a school you do not administer (its administrators see which)"
     return AuditCheck(
         record.finished_at, record.ran_by, scope, record.ok, record.rows_checked, broken
     )

@@ -579,11 +579,11 @@ def test_the_operations_page_shows_the_latest_verification(
     page = client.get("/operations").get_data(as_text=True)
     assert "The audit trail failed verification" in page
     assert (
-        f"first broken row row id 123 (school {admin.school_id}, sequence 4): its content "
+        f"First broken: row id 123 (school {admin.school_id}, sequence 4): its content "
         "does not match its hash: the row was changed"
     ) in page
     other = client.application.test_client()
     login(other, elsewhere.email)
     theirs = other.get("/operations").get_data(as_text=True)
     assert "The audit trail failed verification" in theirs and "row id 123" not in theirs
-    assert "in a school you do not administer" in theirs
+    assert "First broken: a row in a school you do not administer" in theirs
