@@ -11,7 +11,7 @@ removed from the end.
 Canonical JSON: keys sorted, no spaces, UTF-8; columns holding NULL are left out (so a
 nullable column added later leaves old rows' hashes as they were); timestamps as
 `YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC; numbers with an integral value as integers (JSONB on
-PostgreSQL gives back 1.0 as written, but other stores may not). This format is fixed: rows
+PostgreSQL gives 1e+16 back as 10000000000000000). This format is fixed: rows
 hashed with it must verify for ever, so a change of format needs a new FORMAT and code that
 knows both.
 """
@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
@@ -74,7 +75,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValueError(f"{value!r} cannot be stored in the audit trail (not finite)")
-        return int(value) if value.is_integer() and abs(value) < 2**53 else value
+        # Integral floats as the integer their shortest text names: JSONB keeps 1e+16 as
+        # the number 10000000000000000, which reads back as an int.
+        return int(Decimal(repr(value))) if value.is_integer() else value
     if isinstance(value, Mapping):
         return {str(key): _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -90,7 +90,13 @@ def append(
                     actor_id=7,
                     school_id=school_id,
                     reason=f"reason {done}",
-                    new_values={"n": done, "ratio": 0.5, "whole": 2.0, "list": [1, "a"]},
+                    new_values={
+                        "n": done,
+                        "ratio": 0.5,
+                        "whole": 2.0,
+                        "big": 1e16,
+                        "list": [1, "a"],
+                    },
                 )
                 done += 1
             uow.commit()
