@@ -15,6 +15,7 @@ import forms
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings
 from services.web import assets, errors, ids, navigation, security
+from services.web.admin import register_admin_pages
 from services.web.api import bp as api_bp
 from services.web.auth import bp as auth_bp
 from services.web.cases import register_incident_list
@@ -69,3 +70,4 @@ def _register_areas(app: Flask) -> None:
     register_children_pages(app)  # children, chronologies (issue 11)
     register_report_pages(app)  # the reports dashboard (issue 11)
     register_studio(app)  # the process studio, with its link
+    register_admin_pages(app)  # schools, people, invitations (issue 8), with its link

@@ -12,6 +12,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import IntegerField, PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 
+from forms.validators import NoImagery
 from services.web.auth.totp import is_code_shaped, normalise_code
 
 MAX_EMAIL_LENGTH = 320
@@ -87,6 +88,7 @@ class ApiTokenForm(FlaskForm):  # type: ignore[misc]  # Flask-WTF ships no type 
         validators=[
             InputRequired(message="Enter a name for the token"),
             Length(max=100, message="Name must be 100 characters or fewer"),
+            NoImagery(),
         ],
     )
     scope = RadioField(
