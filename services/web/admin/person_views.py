@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import abort, redirect, render_template, url_for
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import User
+from services.db.models import ApiToken, User
 from services.domain import people
 from services.web.admin.forms import ReasonForm, RolesForm
 from services.web.admin.views import Page, bp, now, signed_in
@@ -132,7 +132,7 @@ def _page(
     school_id: int,
     person: User,
     roles: list[str],
-    tokens: list[object],
+    tokens: list[ApiToken],
     roles_form: RolesForm,
     reason_form: ReasonForm,
     status: int,

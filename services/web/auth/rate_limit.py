@@ -74,7 +74,8 @@ def account_delay(failures: int, limit: LoginLimit) -> timedelta | None:
     extra = failures - limit.max_failures
     if extra < 0:
         return None
-    return min(limit.max_delay, _FIRST_DELAY * 2 ** min(extra, 20))
+    delay: timedelta = _FIRST_DELAY * 2 ** min(extra, 20)
+    return min(limit.max_delay, delay)
 
 
 @dataclass(frozen=True)

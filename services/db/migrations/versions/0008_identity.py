@@ -16,6 +16,8 @@ Create Date: 2026-12-03
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -72,9 +74,9 @@ def _upgrade_api_tokens() -> None:
             "fk_api_tokens_revoked_by_users", "users", ["revoked_by"], ["id"], ondelete="SET NULL"
         )
     # Tokens issued before expiry existed get 90 days from now, rather than dying at once.
-    soon = sa.func.now() + sa.text("interval '90 days'")
+    soon: sa.ColumnElement[Any] = sa.func.now() + sa.text("interval '90 days'")
     if op.get_bind().dialect.name == "sqlite":
-        soon = sa.text("strftime('%Y-%m-%d %H:%M:%f', 'now', '+90 days')")
+        soon = sa.literal_column("strftime('%Y-%m-%d %H:%M:%f', 'now', '+90 days')")
     api_tokens = sa.table("api_tokens", sa.column("expires_at", _when()))
     op.execute(api_tokens.update().values(expires_at=soon))
     with op.batch_alter_table("api_tokens") as batch:
