@@ -73,8 +73,10 @@ class AuditRepository:
         return list(self._session.scalars(query.order_by(AuditEvent.id).limit(limit)))
 
     def read_in_one_snapshot(self) -> None:
-        """Make this transaction's reads see one moment (before its first read): heads and
-        chain rows then agree however many events are appended meanwhile."""
+        """Let this transaction's reads see one moment (call it before the first read).
+
+        So the heads and the chain rows agree however many events are appended meanwhile.
+        """
         connection = self._session.connection(
             execution_options={"isolation_level": "REPEATABLE READ"}
             if self._session.get_bind().dialect.name == "postgresql"
