@@ -221,3 +221,33 @@ def test_a_dsl_sends_a_file_records_receipt_and_another_school_accepts_one(
     theirs = other.get(accepted.headers["Location"]).get_data(as_text=True)
     assert "Kit Moss" in theirs and "Child protection file received from" in theirs
     assert other.get(chronology).status_code == 404  # the sending school's record stays there
+
+
+def test_a_dsl_reviews_a_due_record_and_deletes_it(
+    client: FlaskClient, make_user: Callable[..., WebUser], web_runtime: Runtime
+) -> None:
+    dsl = make_user("dsl")
+    incident_id = start(web_runtime, make_user("staff", school_id=dsl.school_id))
+    login(client, dsl.email)
+    path = f"/incidents/{incident_id}/children"
+    client.post(
+        path,
+        data={
+            "csrf_token": csrf_token(client, path),
+            "name": "Old Record",
+            "role": "pictured",
+            "date_of_birth": "1995-03-01",
+        },
+    )
+    queue = html.fromstring(client.get("/retention").get_data(as_text=True))
+    (link,) = queue.xpath(f"//table[@id='review-queue']//a[contains(@href, '{incident_id}')]/@href")
+    token = csrf_token(client, link)
+    bad = client.post(f"{link}/keep", data={"csrf_token": token, "until": "soon", "reason": "x"})
+    assert bad.status_code == 422
+    unconfirmed = client.post(f"{link}/delete", data={"csrf_token": token, "reason": "done"})
+    assert unconfirmed.status_code == 422
+    deleted = client.post(
+        f"{link}/delete", data={"csrf_token": token, "reason": "reviewed", "confirm": "yes"}
+    )
+    assert deleted.status_code == 302
+    assert client.get(f"/incidents/{incident_id}").status_code == 404

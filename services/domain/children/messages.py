@@ -227,3 +227,75 @@ class ExportTransferPack(Message[TransferPack]):
 
     transfer_id: int
     actor_id: int
+
+
+@dataclass(frozen=True)
+class RetentionLine:
+    """An incident's retention: when it is reviewed, and why then."""
+
+    incident_id: str
+    reference: str
+    school_id: int
+    status: str
+    created_at: datetime
+    youngest_birth: date | None
+    review_date: date | None  # None: no child's date of birth is known yet
+    kept_until: date | None  # a "keep" decision's new date, when one was made
+    keep_reason: str | None
+    legal_hold_reason: str | None
+    due: bool
+
+
+@dataclass(frozen=True)
+class ReviewQueue(Message[list[RetentionLine]]):
+    """A school's records due for retention review (DSL; logged)."""
+
+    school_id: int
+    actor_id: int
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class ReadRetention(Message[RetentionLine]):
+    """One incident's retention (DSL and headteacher; logged)."""
+
+    incident_id: str
+    actor_id: int
+
+
+@dataclass(frozen=True)
+class KeepRecord(Message[RetentionLine]):
+    """Keep a record past its review date: a reason and the next review date."""
+
+    incident_id: str
+    actor_id: int
+    reason: str
+    until: date
+
+
+@dataclass(frozen=True)
+class SetLegalHold(Message[RetentionLine]):
+    """Place (hold=True) or lift a legal hold, with a reason; a hold blocks deletion."""
+
+    incident_id: str
+    actor_id: int
+    hold: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class DeleteIncident(Message[str]):
+    """Delete a record whose review is due: its case data goes, a tombstone stays (returns ref)."""
+
+    incident_id: str
+    actor_id: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class SetRetentionYears(Message[int]):
+    """A school's retention rule: review this many years after the youngest child's birth."""
+
+    school_id: int
+    actor_id: int
+    years: int

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.domain.children import messages
-from services.domain.handlers import children, chronology, reports, transfers
+from services.domain.handlers import children, chronology, reports, retention, transfers
 from services.domain.reports.messages import ReadReport
 
 
@@ -26,4 +26,10 @@ def handlers() -> dict[type[Any], Any]:
         messages.ReadTransfers: transfers.read_transfers,
         messages.ReadTransfer: transfers.read_transfer,
         messages.ExportTransferPack: transfers.export_transfer_pack,
+        messages.ReviewQueue: retention.review_queue,
+        messages.ReadRetention: retention.read_retention,
+        messages.KeepRecord: retention.keep_record,
+        messages.SetLegalHold: retention.set_legal_hold,
+        messages.DeleteIncident: retention.delete_incident,
+        messages.SetRetentionYears: retention.set_retention_years,
     }

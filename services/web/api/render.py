@@ -9,6 +9,7 @@ from typing import Any
 from services.domain.events import IncidentClosed, TaskReady
 from services.domain.read_models import AuditEntry, InboxItem, IncidentView, ReadyTask
 from services.domain.results import Outcome
+from services.web.api.retention_dates import review_date_json
 from workflow.model import CompletedStep, FieldSpec, FormSpec
 
 
@@ -29,6 +30,7 @@ def incident_json(view: IncidentView) -> dict[str, Any]:
         "completed_steps": [completed_step_json(step) for step in view.completed_steps],
         "audit": [audit_json(entry) for entry in view.audit],
         "audit_next_after": view.audit_next_after_id,
+        "review_date": review_date_json(view.id),  # issue 11: retention review
     }
 
 

@@ -172,6 +172,11 @@ COMPONENT_SCHEMAS: dict[str, Schema] = {
             "audit_next_after": nullable(
                 "integer", description="Pass as ?audit_after= for the next page; null: no more."
             ),
+            "review_date": nullable(
+                "string",
+                format="date",
+                description="Retention review: youngest child's birth + 25 years (per school).",
+            ),
         }
     ),
     "InboxTask": closed(

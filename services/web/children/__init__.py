@@ -6,6 +6,7 @@ from flask import Flask
 
 from services.domain.children.access import CHRONOLOGY_ROLES
 from services.web.auth.identity import SignedInUser
+from services.web.children import retention_views as _retention_views  # noqa: F401  # routes
 from services.web.children import transfer_views as _transfer_views  # noqa: F401  # routes
 from services.web.children.views import bp
 from services.web.navigation import add_navigation
