@@ -13,17 +13,23 @@ from typing import Any
 
 from workflow import spiff_engine
 from workflow.definition import Definition
-from workflow.model import CompletedStep, InstanceStatus, TaskView
+from workflow.model import CompletedStep, InstanceStatus, MessageView, TaskView
+from workflow.spiff_messages import MessageNotAvailable, MessageUnknown
 from workflow.timing import Calendar, PlainCalendar, require_aware
 
 __all__ = [
     "Calendar",
+    "MessageNotAvailable",
+    "MessageUnknown",
     "PlainCalendar",
     "complete_external_task",
     "complete_task",
     "completed_steps",
+    "deliver_message",
     "fire_due_timers",
     "get_status",
+    "message",
+    "messages",
     "start_instance",
 ]
 
@@ -83,6 +89,42 @@ def complete_external_task(
     """
     aware = require_aware(now)
     return spiff_engine.complete_external(definition, state, task_id, result, aware, calendar)
+
+
+def messages(definition: Definition) -> tuple[MessageView, ...]:
+    """The messages the process takes (by message start events of event subprocesses)."""
+    return spiff_engine.messages(definition)
+
+
+def message(definition: Definition, name: str) -> MessageView:
+    """The message called `name` with its form; raises MessageUnknown."""
+    found = next((m for m in messages(definition) if m.name == name), None)
+    if found is None:
+        known = ", ".join(sorted(m.name for m in messages(definition))) or "none"
+        raise MessageUnknown(f"the process has no message {name!r} (messages it takes: {known})")
+    return found
+
+
+def deliver_message(
+    definition: Definition,
+    state: str,
+    name: str,
+    data: Mapping[str, Any],
+    now: datetime,
+    *,
+    actor: str | None = None,
+    calendar: Calendar | None = None,
+    check: Callable[[MessageView, Mapping[str, Any]], None] | None = None,
+) -> InstanceStatus:
+    """Deliver message `name` with data validated against its start event's form; run on.
+
+    Raises MessageUnknown (no such message), MessageNotAvailable (the instance cannot take it,
+    e.g. it has ended) and TaskDataInvalid (per field) before anything changes. The status's
+    `cancelled_now` lists the tasks the message stopped; `completed_now` starts with the
+    message's start event (recorded in completed_steps with the actor and the form's answers).
+    """
+    aware = require_aware(now)
+    return spiff_engine.deliver(definition, state, name, data, aware, actor, calendar, check)
 
 
 def fire_due_timers(

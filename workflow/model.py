@@ -110,6 +110,30 @@ class ExternalTaskView:
 
 
 @dataclass(frozen=True)
+class MessageView:
+    """A message the process takes (a message start event of an event subprocess) and its form."""
+
+    name: str  # the bpmn:message name, e.g. "new_concern"
+    bpmn_id: str  # the message start event's id
+    name_of_event: str  # the start event's name, as people read it
+    subprocess_id: str  # the event subprocess it opens
+    subprocess_name: str
+    lane: str  # the lane holding the event subprocess ("" when none)
+    interrupting: bool  # True: the rest of the process stops when it arrives
+    form: FormSpec
+
+
+@dataclass(frozen=True)
+class CancelledTask:
+    """A task a command stopped (a message interrupted it): what it was and where."""
+
+    id: str  # the engine's task instance id
+    bpmn_id: str
+    name: str
+    lane: str
+
+
+@dataclass(frozen=True)
 class InstanceStatus:
     """What an instance looks like after a command: its serialized state and what is next."""
 
@@ -120,6 +144,7 @@ class InstanceStatus:
     data: dict[str, Any]
     completed_now: tuple[str, ...] = ()  # bpmn ids of tasks completed by this command, in order
     external: tuple[ExternalTaskView, ...] = ()  # service tasks waiting for a worker
+    cancelled_now: tuple[CancelledTask, ...] = ()  # tasks this command stopped, in order
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,13 @@ import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
@@ -32,15 +32,26 @@ from workflow.errors import (
 from workflow.external_result import checked_result
 from workflow.formdata import validate_submission
 from workflow.model import (
+    CancelledTask,
     CompletedStep,
     ExternalTaskView,
     InstanceStatus,
+    MessageView,
     PendingTimer,
     TaskView,
 )
 from workflow.spiff_forms import form_spec
+from workflow.spiff_messages import (
+    MessageNotAvailable,
+    find_start,
+    is_message_start,
+    message_starts,
+    message_view,
+    start_form,
+)
 from workflow.spiff_parser import ASSIGNEE, CANDIDATE_GROUPS, DUE_DATE, LANE, TOPIC
 from workflow.spiff_runtime import (
+    MESSAGE_VALUES,
     SERIALIZER_VERSION,
     SPEC_KEYS,
     TIMER_CLASSES,
@@ -70,6 +81,7 @@ ACTOR = "safeguard:actor"
 
 # Called with the ready task and the instance's data before anything changes; raises to refuse.
 TaskCheck = Callable[[TaskView, Mapping[str, Any]], None]
+MessageCheck = Callable[[MessageView, Mapping[str, Any]], None]
 
 
 @dataclass
@@ -152,6 +164,96 @@ def complete_external(
         task.run()
         _run_engine(command)
         return _status_of(command, dump_state(new_serializer(), command.workflow))
+
+
+def messages(definition: Definition) -> tuple[MessageView, ...]:
+    """The messages the process takes (message start events of its event subprocesses)."""
+    command = _load_spec_only(definition)
+    workflow = command.workflow
+    with _translated():
+        starts = message_starts(workflow.spec, workflow.subprocess_specs)
+        return tuple(message_view(sub, start) for sub, start in starts.values())
+
+
+def deliver(
+    definition: Definition,
+    state: str,
+    name: str,
+    data: Mapping[str, Any],
+    now: datetime,
+    actor: str | None,
+    calendar: Calendar | None,
+    check: MessageCheck | None = None,
+) -> InstanceStatus:
+    """Deliver message `name` with form data: open its event subprocess, run to the next wait.
+
+    Raises MessageUnknown, MessageNotAvailable and TaskDataInvalid before anything changes.
+    An interrupting start event stops every other open task; `cancelled_now` lists the tasks
+    stopped, whether by that or by the boundary events the message's subprocess triggered.
+    """
+    command = _load(definition, state, now, calendar)
+    workflow = command.workflow
+    with _translated():
+        sub, start = find_start(message_starts(workflow.spec, workflow.subprocess_specs), name)
+        view = message_view(sub, start)
+    if workflow.is_completed():
+        raise MessageNotAvailable(f"message {name!r} cannot be taken: the process has ended")
+    current = _current_data(workflow)
+    if check is not None:
+        check(view, iso_data(current))
+    values = validate_submission(start_form(start), data)
+    with _translated():
+        before = _open_tasks(workflow)
+        subprocesses = set(workflow.subprocesses)
+        event = BpmnEvent(start.event_definition, payload={MESSAGE_VALUES: {**current, **values}})
+        if workflow.event_manager.catch(event, internal=False) == 0:
+            raise MessageNotAvailable(f"message {name!r} cannot be taken now")
+        opened = [workflow.subprocesses[i] for i in workflow.subprocesses if i not in subprocesses]
+        for subprocess in opened:
+            for task in subprocess.get_tasks(spec_name=start.name):
+                _stamp(command, task, actor)
+        if view.interrupting:
+            keep = {subprocess.parent_task_id for subprocess in opened}
+            for child in list(workflow.task_tree.children):
+                if child.id not in keep:
+                    child.cancel()
+        _run_engine(command)
+        cancelled = tuple(_cancelled(workflow, before))
+        status = _status_of(command, dump_state(new_serializer(), workflow))
+        return replace(status, cancelled_now=cancelled)
+
+
+def _open_tasks(workflow: Any) -> dict[UUID, CancelledTask]:
+    found: dict[UUID, CancelledTask] = {}
+    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+        spec = task.task_spec
+        if not isinstance(spec, UserTask | ExternalServiceTask):
+            continue
+        lane = str((getattr(spec, "extensions", {}) or {}).get(LANE) or "")
+        name = str(spec.bpmn_name or spec.bpmn_id)
+        found[task.id] = CancelledTask(str(task.id), str(spec.bpmn_id), name, lane)
+    return found
+
+
+def _cancelled(workflow: Any, before: dict[UUID, CancelledTask]) -> Iterator[CancelledTask]:
+    for task_id, view in before.items():
+        try:
+            task = workflow.get_task_from_id(task_id)
+        except Exception:
+            yield view  # dropped from the tree with a cancelled parent
+            continue
+        if task.state == TaskState.CANCELLED:
+            yield view
+
+
+def _load_spec_only(definition: Definition) -> Command:
+    with _translated():
+        serializer = new_serializer()
+        document = _current_spec(definition)
+        spec = serializer.from_dict(document["spec"])
+        subs = {k: serializer.from_dict(v) for k, v in document["subprocess_specs"].items()}
+        engine = SandboxScriptEngine(EPOCH, None)
+        return Command(BpmnWorkflow(spec, subs, script_engine=engine), engine)
 
 
 def fire(
@@ -361,6 +463,8 @@ def _timers(workflow: Any) -> Iterator[PendingTimer]:
 def _completed_step(task: Any) -> CompletedStep:
     spec = task.task_spec
     form = form_spec(spec) if isinstance(spec, UserTask) else None
+    if form is None and is_message_start(spec):
+        form = start_form(spec)
     if form is not None:
         keys = [f.id for f in form.fields]
     else:

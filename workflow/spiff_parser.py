@@ -55,6 +55,9 @@ CANDIDATE_GROUPS = "safeguard:candidate_groups"
 ASSIGNEE = "safeguard:assignee"
 DUE_DATE = "safeguard:due_date"
 TOPIC = "safeguard:topic"  # an external service task's camunda:topic
+# A message start event's camunda:formData (as Camunda's form dict) and its isInterrupting.
+MESSAGE_FORM = "safeguard:form"
+INTERRUPTING = "safeguard:interrupting"
 _CAMUNDA_ATTRIBUTES = {
     CANDIDATE_GROUPS: "candidateGroups",
     ASSIGNEE: "assignee",
@@ -180,7 +183,46 @@ def _check_calendar(parser: Any, calendar: str) -> None:
 
 
 class StartParser(_ClockedTimers, CamundaStartEventParser):  # type: ignore[misc]
-    """Start events with clocked timers."""
+    """Start events with clocked timers; a message start event keeps its form and interrupting."""
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        """The event's properties, plus the form a message start event asks for."""
+        extensions = super().parse_extensions(node)
+        if self.node.find(f"{{{BPMN_NS}}}messageEventDefinition") is not None:
+            extensions[MESSAGE_FORM] = _form_dict(self.node, self.bpmn_id)
+            extensions[INTERRUPTING] = self.node.get("isInterrupting", "true") != "false"
+            extensions[LANE] = lane_id(self.node)
+        return extensions
+
+
+def _form_dict(node: Any, key: str) -> dict[str, Any]:
+    """camunda:formData as the dict Spiff's Camunda Form is restored from (JSON, so serialized)."""
+    camunda = f"{{{CAMUNDA_MODEL_NS}}}"
+    fields = []
+    for xml_field in node.iterfind(
+        f"{{{BPMN_NS}}}extensionElements/{camunda}formData/{camunda}formField"
+    ):
+        field: dict[str, Any] = {
+            "id": xml_field.get("id"),
+            "default_value": xml_field.get("defaultValue"),
+            "label": xml_field.get("label"),
+            "type": xml_field.get("type"),
+            "properties": [
+                {"id": p.get("id"), "value": p.get("value")}
+                for p in xml_field.iterfind(f"{camunda}properties/{camunda}property")
+            ],
+            "validation": [
+                {"name": v.get("name"), "config": v.get("config")}
+                for v in xml_field.iterfind(f"{camunda}validation/{camunda}constraint")
+            ],
+        }
+        if field["type"] == "enum":
+            field["options"] = [
+                {"id": v.get("id"), "name": v.get("name")}
+                for v in xml_field.iterfind(f"{camunda}value")
+            ]
+        fields.append(field)
+    return {"key": key, "fields": fields}
 
 
 class CatchParser(_ClockedTimers, CamundaIntermediateCatchEventParser):  # type: ignore[misc]

@@ -31,6 +31,8 @@ from SpiffWorkflow.bpmn.specs.event_definitions import (
 )
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.serializer.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from workflow.errors import ExpressionError, StateUnreadable
@@ -257,6 +259,27 @@ CLOCKED_TIMERS: Mapping[type, type] = {
 TIMER_CLASSES = tuple(CLOCKED_TIMERS.values())
 
 
+# The key of a message payload holding a form's values (the command's own, not Camunda's
+# payload/result_var pair): they are merged into the catching task's data.
+MESSAGE_VALUES = "safeguard:values"
+
+
+class FormMessageEventDefinition(MessageEventDefinition):  # type: ignore[misc]
+    """Camunda's message event, which merges a delivered form's values into the task data.
+
+    Every Camunda message definition restores as this class (same typename), so messages
+    thrown inside a diagram behave as before: only a payload with MESSAGE_VALUES is merged.
+    """
+
+    def update_task_data(self, my_task: Any) -> None:
+        """Merge a delivered form's values; otherwise Camunda's payload/result_var."""
+        event_data = my_task.internal_data.get(self.name)
+        if isinstance(event_data, dict) and MESSAGE_VALUES in event_data:
+            my_task.set_data(**event_data[MESSAGE_VALUES])
+            return
+        super().update_task_data(my_task)
+
+
 class StateConverter(BpmnWorkflowConverter):  # type: ignore[misc]
     """Converts a top-level workflow WITHOUT its specs: those are stored once per definition."""
 
@@ -279,6 +302,10 @@ def new_serializer() -> BpmnWorkflowSerializer:
         # written before we subclassed the timers restore into the clocked classes.
         TimerConditionalEventDefinitionConverter(ours, registry, typename=spiff_class.__name__)
     StateConverter(BpmnWorkflow, registry)
+    # Registered last under Camunda's typename: every message definition restores as ours.
+    MessageEventDefinitionConverter(
+        FormMessageEventDefinition, registry, typename=MessageEventDefinition.__name__
+    )
     registry.register(
         date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"])
     )

@@ -1,0 +1,140 @@
+"""Message events: a message start event opens an event subprocess with its own form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from workflow import engine
+from workflow.definition import Definition, load_definition
+from workflow.errors import TaskDataInvalid, TaskNotReady
+from workflow.model import InstanceStatus, SourceFile
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "engine" / "messages.bpmn"
+NOW = datetime(2026, 9, 7, 9, 0, tzinfo=UTC)
+CONCERN = {"concern": "An adult has been asking a pupil for images", "child_at_risk": True}
+
+
+@pytest.fixture(scope="module")
+def definition() -> Definition:
+    return load_definition([SourceFile(FIXTURE.name, FIXTURE.read_bytes())])
+
+
+def ready(status: InstanceStatus) -> list[str]:
+    return sorted(t.bpmn_id for t in status.ready)
+
+
+def complete(
+    definition: Definition, status: InstanceStatus, bpmn_id: str, **data: object
+) -> InstanceStatus:
+    task = next(t for t in status.ready if t.bpmn_id == bpmn_id)
+    return engine.complete_task(definition, status.state, task.id, data, NOW)
+
+
+def waiting_on_deletion(definition: Definition) -> InstanceStatus:
+    status = engine.start_instance(definition, NOW)
+    status = complete(definition, status, "choose_route", route="in_house")
+    return complete(definition, status, "plan_deletion")
+
+
+def test_the_process_lists_its_messages_with_their_forms(definition: Definition) -> None:
+    found = {m.name: m for m in engine.messages(definition)}
+    assert sorted(found) == ["concern", "withdraw"]
+    concern = found["concern"]
+    assert concern.bpmn_id == "new_concern"
+    assert concern.interrupting is False
+    assert concern.lane == "dsl"
+    assert [f.id for f in concern.form.fields] == ["concern", "child_at_risk"]
+    assert concern.form.field("concern") is not None and concern.form.field("concern").required
+    assert found["withdraw"].interrupting is True
+    assert engine.message(definition, "concern") == concern
+
+
+def test_a_concern_on_the_in_house_route_stops_deletion_and_its_deadline(
+    definition: Definition,
+) -> None:
+    status = waiting_on_deletion(definition)
+    assert [t.bpmn_id for t in status.timers] == ["deadline_passed"]
+
+    after = engine.deliver_message(
+        definition, status.state, "concern", CONCERN, NOW, actor="dsl@school"
+    )
+
+    assert ready(after) == ["refer"]
+    assert after.timers == ()
+    assert [c.bpmn_id for c in after.cancelled_now] == ["confirm_deletion"]
+    assert after.cancelled_now[0].lane == "dsl"
+    assert after.completed_now[0] == "new_concern"
+    assert after.data["concern"] == CONCERN["concern"]
+    step = engine.completed_steps(definition, after.state)[-1]
+    assert (step.bpmn_id, step.actor, step.data) == ("new_concern", "dsl@school", CONCERN)
+    assert step.form is not None and step.form.key == "new_concern"
+    assert step.completed_at == NOW
+
+
+def test_a_concern_on_the_referral_route_tells_the_agencies_and_stops_nothing(
+    definition: Definition,
+) -> None:
+    status = engine.start_instance(definition, NOW)
+    status = complete(definition, status, "choose_route", route="referral")
+    after = engine.deliver_message(definition, status.state, "concern", CONCERN, NOW)
+    assert ready(after) == ["refer", "tell_agencies"]
+    assert after.cancelled_now == ()
+    again = engine.deliver_message(definition, after.state, "concern", CONCERN, NOW)
+    assert ready(again) == ["refer", "tell_agencies", "tell_agencies"]
+
+
+def test_an_interrupting_message_stops_every_other_task(definition: Definition) -> None:
+    status = engine.start_instance(definition, NOW)
+    status = complete(definition, status, "choose_route", route="referral")
+    status = engine.deliver_message(definition, status.state, "concern", CONCERN, NOW)
+    after = engine.deliver_message(definition, status.state, "withdraw", {}, NOW)
+    assert ready(after) == ["record_withdrawal"]
+    assert sorted(c.bpmn_id for c in after.cancelled_now) == ["refer", "tell_agencies"]
+    assert complete(definition, after, "record_withdrawal").ended
+
+
+def test_an_unknown_message_is_refused_naming_the_known_ones(definition: Definition) -> None:
+    status = waiting_on_deletion(definition)
+    with pytest.raises(engine.MessageUnknown, match=r"'nonsense'.*concern, withdraw"):
+        engine.deliver_message(definition, status.state, "nonsense", {}, NOW)
+    with pytest.raises(engine.MessageUnknown):
+        engine.message(definition, "nonsense")
+
+
+def test_a_message_when_the_process_has_ended_is_not_available(definition: Definition) -> None:
+    status = waiting_on_deletion(definition)
+    ended = complete(definition, status, "confirm_deletion")
+    assert ended.ended
+    with pytest.raises(engine.MessageNotAvailable, match="ended"):
+        engine.deliver_message(definition, ended.state, "concern", CONCERN, NOW)
+    assert isinstance(engine.MessageNotAvailable("x"), TaskNotReady)
+
+
+def test_bad_data_is_refused_per_field_and_nothing_changes(definition: Definition) -> None:
+    status = waiting_on_deletion(definition)
+    with pytest.raises(TaskDataInvalid) as caught:
+        engine.deliver_message(
+            definition, status.state, "concern", {"concern": "", "child_at_risk": "maybe"}, NOW
+        )
+    assert set(caught.value.errors) == {"concern", "child_at_risk"}
+    assert caught.value.task_bpmn_id == "new_concern"
+    # The state given is untouched: the deletion still waits with its deadline.
+    same = engine.get_status(definition, status.state, NOW)
+    assert ready(same) == ["confirm_deletion"]
+    assert [t.bpmn_id for t in same.timers] == ["deadline_passed"]
+
+
+def test_a_check_can_refuse_before_anything_changes(definition: Definition) -> None:
+    status = waiting_on_deletion(definition)
+    seen: list[str] = []
+
+    def refuse(view: object, data: object) -> None:
+        seen.append(view.name)
+        raise PermissionError("not yours")
+
+    with pytest.raises(PermissionError):
+        engine.deliver_message(definition, status.state, "concern", CONCERN, NOW, check=refuse)
+    assert seen == ["concern"]
