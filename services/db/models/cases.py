@@ -70,3 +70,9 @@ class CaseAnswer(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     incident: Mapped[Incident] = relationship()
+
+
+# The incidents list pages a school's incidents by when they were reported or closed; the
+# incidents table's own (school, status, created_at) index serves only a status filter.
+Index("ix_incidents_school_id_created_at", Incident.school_id, Incident.created_at)
+Index("ix_incidents_school_id_closed_at", Incident.school_id, Incident.closed_at)

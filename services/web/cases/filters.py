@@ -21,7 +21,7 @@ SORT_WORDS = {
     "newest": "Newest first",
     "oldest": "Oldest first",
     "reference": "Reference",
-    "closed": "Recently closed",
+    "closed": "Recently closed (closed ones only)",
 }
 _CRITERION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 

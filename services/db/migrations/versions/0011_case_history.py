@@ -89,6 +89,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_case_answers"),
     )
     op.create_index("ix_case_answers_incident_id_id", "case_answers", ["incident_id", "id"])
+    op.create_index("ix_incidents_school_id_created_at", "incidents", ["school_id", "created_at"])
+    op.create_index("ix_incidents_school_id_closed_at", "incidents", ["school_id", "closed_at"])
     _copy_completions()
 
 
@@ -147,6 +149,8 @@ def _text_of(values: dict[str, Any]) -> str:
 
 def downgrade() -> None:
     """Drop what upgrade() created."""
+    op.drop_index("ix_incidents_school_id_closed_at", table_name="incidents")
+    op.drop_index("ix_incidents_school_id_created_at", table_name="incidents")
     op.drop_index("ix_case_answers_incident_id_id", table_name="case_answers")
     op.drop_table("case_answers")
     op.drop_index("ix_incident_case_facts_school_id_immediate", table_name="incident_case_facts")
