@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from services.domain.errors import RequestInvalid
+from services.domain.step_access import RECORD_READER_ROLES
 from workflow.text_imagery import imagery_in_text
 
-VIEW_ROLES = frozenset({"dsl", "headteacher", "auditor"})
+VIEW_ROLES = RECORD_READER_ROLES  # open any incident of their school by role
 READ_ONLY_ROLES = frozenset({"auditor"})
 CASE_LEAD_ROLES = frozenset({"dsl", "headteacher"})  # may reassign tasks and exclude people
 DEPLOY_ROLES = frozenset({"admin"})

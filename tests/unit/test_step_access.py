@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from services.domain.step_access import (
@@ -12,7 +14,8 @@ from services.domain.step_access import (
     reads_every_step,
     reads_record,
 )
-from workflow.model import CompletedStep, FormSpec
+from workflow.definition import validate_files
+from workflow.model import CompletedStep, FormSpec, SourceFile
 from workflow.step_readers import ROLES, ReadersProblem, role_list, task_list
 
 REPORTER, DSL, OTHER = 1, 2, 3
@@ -104,3 +107,26 @@ def test_readers_property_is_checked() -> None:
     assert task_list("a, b", ["a", "b"]) == ("a", "b")
     with pytest.raises(ReadersProblem, match="'c'"):
         task_list("a,c", ["a", "b"])
+
+
+def _with_properties(properties: str) -> list[SourceFile]:
+    root = Path(__file__).resolve().parents[2] / "bpmn"
+    text = (root / "sharing-nudes-response.bpmn").read_text(encoding="utf-8")
+    task = text.index('<bpmn:userTask id="initial_review"')
+    at = text.index("<bpmn:extensionElements>", task) + len("<bpmn:extensionElements>")
+    text = f"{text[:at]}<camunda:properties>{properties}</camunda:properties>{text[at:]}"
+    dmn = [SourceFile(p.name, p.read_bytes()) for p in sorted(root.glob("*.dmn"))]
+    return [SourceFile("p.bpmn", text.encode()), *dmn]
+
+
+def test_diagrams_declare_readers_and_needs_and_bad_ones_are_located_problems() -> None:
+    good = '<camunda:property name="readers" value="dsl,auditor,staff" />'
+    good += '<camunda:property name="needs" value="record_disclosure" />'
+    assert validate_files(_with_properties(good)) == []
+    for bad, words in [
+        ('<camunda:property name="readers" value="dsl,auditor,deputy" />', "unknown role"),
+        ('<camunda:property name="needs" value="no_such_task" />', "no_such_task"),
+    ]:
+        problems = validate_files(_with_properties(bad))
+        assert [(p.element_id, words in p.message) for p in problems] == [("initial_review", True)]
+        assert problems[0].line is not None
