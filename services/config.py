@@ -31,6 +31,8 @@ Each setting, its meaning and its default:
   SAFEGUARD_LOGIN_WINDOW_MINUTES before each attempt from it waits 30 s (people who have
   signed in from that address before are not held). Defaults: 20 and 15.
 - SAFEGUARD_PROXY_HOPS: how many proxies in front set X-Forwarded-For/-Proto. Default: 0.
+- SAFEGUARD_METRICS_TOKEN: when set, /metrics answers only requests carrying it as
+  `Authorization: Bearer <token>`. Default: unset (open; it shows counts only).
 - SAFEGUARD_SCHEDULER_POLL_SECONDS: how often the timer scheduler looks for due timers (it
   wakes sooner when the next timer is due sooner). Default: 5.
 - SAFEGUARD_SCHEDULER_BATCH_SIZE: incidents the scheduler fires per round. Default: 50.
@@ -126,6 +128,7 @@ class Settings:
     sandbox_cpu_ms: int = 1000
     migration_database_url: str | None = None  # the tables' owner; None: database_url
     environment: str = DEVELOPMENT  # PRODUCTION: Secure cookies by default, a real secret key
+    metrics_token: str | None = None  # /metrics wants it as a bearer token when set
 
     @property
     def production(self) -> bool:
@@ -158,6 +161,7 @@ class Settings:
             base_url=env.get(f"{PREFIX}BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             secure_cookies=_flag(env, f"{PREFIX}SECURE_COOKIES", default=production),
             environment=environment,
+            metrics_token=env.get(f"{PREFIX}METRICS_TOKEN") or None,
             session_idle_minutes=_count(env, f"{PREFIX}SESSION_IDLE_MINUTES", default=60, low=1),
             session_max_minutes=_count(env, f"{PREFIX}SESSION_MAX_MINUTES", default=600, low=1),
             login_max_failures=_count(env, f"{PREFIX}LOGIN_MAX_FAILURES", default=5, low=1),

@@ -14,7 +14,7 @@ from flask import Flask
 import forms
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings
-from services.web import assets, errors, ids, navigation, security
+from services.web import assets, errors, health, ids, navigation, security
 from services.web.admin import register_admin_pages
 from services.web.api import bp as api_bp
 from services.web.auth import bp as auth_bp
@@ -54,11 +54,11 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
     navigation.init_app(app)
     errors.init_app(app)
     ids.init_app(app)  # the `id` URL converter, before the routes that use it
-    _register_areas(app)
+    _register_areas(app, settings)
     return app
 
 
-def _register_areas(app: Flask) -> None:
+def _register_areas(app: Flask, settings: Settings) -> None:
     app.register_blueprint(assets.bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(home_bp)
@@ -71,3 +71,4 @@ def _register_areas(app: Flask) -> None:
     register_report_pages(app)  # the reports dashboard (issue 11)
     register_studio(app)  # the process studio, with its link
     register_admin_pages(app)  # schools, people, invitations (issue 8), with its link
+    health.init_app(app, settings)  # /healthz, /readyz, /metrics (issue 8)
