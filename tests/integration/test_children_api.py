@@ -223,3 +223,31 @@ def test_report_summary_counts_and_hides_small_numbers_trust_wide(
         response = call(client, "GET", f"/reports/summary{query}", head)
         assert response.status_code == status, (query, response.get_json())
     assert call(client, "GET", "/reports/summary", school.by_role["staff"]).status_code == 403
+
+
+def test_subject_access_export_over_the_api(client: FlaskClient, school: School) -> None:
+    doc = client.get("/api/v1/openapi.json").get_json()
+    incident_id = start(client, school)
+    dsl = school.by_role["dsl"]
+    path = f"/incidents/{incident_id}/children"
+    subject = call(client, "POST", path, dsl, {"name": "Nia Subject", "role": "pictured"})
+    call(client, "POST", path, dsl, {"name": "Other Pupil", "role": "shared"})
+    export = f"/children/{subject.get_json()['child_id']}/subject-access-export"
+    response = call(client, "GET", export, school.by_role["headteacher"])
+    assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
+    assert_matches(doc, "SubjectAccessExport", response.get_json())
+    assert "Other Pupil" not in response.get_data(as_text=True)
+    assert call(client, "GET", export, school.by_role["auditor"]).status_code == 403
+    assert call(client, "GET", export, school.outsider).status_code == 404
+    assert call(client, "GET", f"{export}?x=1", dsl).status_code == 422
+    incident = call(client, "GET", f"/incidents/{incident_id}", dsl).get_json()
+    assert incident["review_date"] is None  # no date of birth yet
+    call(
+        client,
+        "POST",
+        path,
+        dsl,
+        {"name": "Born Pupil", "role": "received", "date_of_birth": "2012-03-04"},
+    )
+    incident = call(client, "GET", f"/incidents/{incident_id}", dsl).get_json()
+    assert incident["review_date"] == "2037-03-04"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from services.domain.messages import Message
 
@@ -299,3 +300,11 @@ class SetRetentionYears(Message[int]):
     school_id: int
     actor_id: int
     years: int
+
+
+@dataclass(frozen=True)
+class SubjectAccessExport(Message[dict[str, Any]]):
+    """One child's records for a subject access request, others redacted (DSL, head; logged)."""
+
+    child_id: int
+    actor_id: int

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from services.domain.children import messages
-from services.domain.handlers import children, chronology, reports, retention, transfers
+from services.domain.handlers import (
+    children,
+    chronology,
+    reports,
+    retention,
+    subject_access,
+    transfers,
+)
 from services.domain.reports.messages import ReadReport
 
 
@@ -32,4 +39,5 @@ def handlers() -> dict[type[Any], Any]:
         messages.SetLegalHold: retention.set_legal_hold,
         messages.DeleteIncident: retention.delete_incident,
         messages.SetRetentionYears: retention.set_retention_years,
+        messages.SubjectAccessExport: subject_access.subject_access_export,
     }

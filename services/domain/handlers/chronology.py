@@ -74,7 +74,7 @@ def read_chronology(query: ReadChronology, deps: Dependencies) -> Chronology:
     """Check the reader is the school's DSL or headteacher, log the read, return the entries."""
     now = deps.clock.now()
     with deps.uow_factory() as uow:
-        child = _surviving(uow, query.child_id)
+        child = surviving_child(uow, query.child_id)
         roles = uow.users.roles_in(query.actor_id, child.school_id)
         enforce(can_read_chronology(roles), f"child {query.child_id}")
         entries = chronology_entries(uow, child, query.actor_id)
@@ -90,8 +90,8 @@ def read_chronology(query: ReadChronology, deps: Dependencies) -> Chronology:
         return Chronology(child_line(child), tuple(entries))
 
 
-def _surviving(uow: SqlAlchemyUnitOfWork, child_id: int) -> Child:
-    # A merged duplicate's chronology is the chronology of the child it was merged into.
+def surviving_child(uow: SqlAlchemyUnitOfWork, child_id: int) -> Child:
+    """The child with this id, or the one it was merged into; NotFound when there is none."""
     records = ChildRecords(uow.session)
     child = records.get(child_id)
     for _ in range(10):

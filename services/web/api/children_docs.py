@@ -74,6 +74,61 @@ CHILDREN_SCHEMAS: dict[str, Schema] = {
             "parties": array_of(closed({"id": INTEGER, "description": STRING, "kind": STRING})),
         }
     ),
+    "SubjectAccessExport": closed(
+        {
+            "generated_at": {"type": "string", "format": "date-time"},
+            "child": closed(
+                {
+                    "name": STRING,
+                    "date_of_birth": nullable("string", format="date"),
+                    "year_group": nullable("string"),
+                }
+            ),
+            "incidents": array_of(
+                closed(
+                    {
+                        "reference": STRING,
+                        "reported_at": {"type": "string", "format": "date-time"},
+                        "status": STRING,
+                        "closed_at": nullable("string", format="date-time"),
+                        "role_of_the_child": array_of(CHILD_ROLE),
+                        "steps": array_of(
+                            closed(
+                                {
+                                    "step": STRING,
+                                    "kind": STRING,
+                                    "recorded_at": {"type": "string", "format": "date-time"},
+                                    "answers": {"type": "object"},
+                                    "reason": nullable("string"),
+                                }
+                            )
+                        ),
+                    }
+                )
+            ),
+            "chronology": array_of(
+                closed(
+                    {
+                        "at": {"type": "string", "format": "date-time"},
+                        "incident_reference": nullable("string"),
+                        "what": STRING,
+                        "decided": STRING,
+                    }
+                )
+            ),
+            "file_transfers": array_of(
+                closed(
+                    {
+                        "to_school": STRING,
+                        "method": STRING,
+                        "sent_at": {"type": "string", "format": "date-time"},
+                        "receipt_confirmed_at": nullable("string", format="date-time"),
+                    }
+                )
+            ),
+            "withheld": array_of(closed({"what": STRING, "where": STRING, "why": STRING})),
+        }
+    ),
     "Chronology": closed(
         {
             "child": ref("Child"),
@@ -139,6 +194,18 @@ CHILDREN_OPERATIONS: dict[str, Operation] = {
         description="The children and adults recorded in an incident. The read is audited.",
         success=200,
         response="IncidentPeople",
+        errors=(401, 403, 404, 422),
+    ),
+    "api.subject_access_export": Operation(
+        summary="Subject access export of a child's records",
+        description=(
+            "Everything recorded about the child, with every other child's name, the adults "
+            "named as parties and staff names replaced in every field ([another child], "
+            "[third party], [member of staff]); `withheld` lists what was withheld, where and "
+            "why. DSL and headteacher of the child's school. Every export is audited."
+        ),
+        success=200,
+        response="SubjectAccessExport",
         errors=(401, 403, 404, 422),
     ),
     "api.chronology": Operation(

@@ -13,6 +13,7 @@ from services.domain.children.messages import (
     NameChild,
     PeopleOfIncident,
     ReadChronology,
+    SubjectAccessExport,
 )
 from services.web.api.blueprint import bp
 from services.web.api.children_docs import CHILDREN_OPERATIONS, CHILDREN_SCHEMAS
@@ -96,6 +97,16 @@ def chronology(child_id: int) -> Response:
     check_query(request.args, frozenset())
     found = message_bus().handle(ReadChronology(child_id_in_range(child_id), api_user().id))
     return jsonify(chronology_json(found))
+
+
+@bp.get("/children/<int:child_id>/subject-access-export")
+def subject_access_export(child_id: int) -> Response:
+    """One child's records for a subject access request, others redacted (DSL, head; logged)."""
+    check_query(request.args, frozenset())
+    query = SubjectAccessExport(child_id_in_range(child_id), api_user().id)
+    response = jsonify(message_bus().handle(query))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def child_json(child: ChildLine) -> dict[str, Any]:
