@@ -10,7 +10,7 @@ from typing import Any
 
 from workflow import engine
 from workflow.definition import Definition
-from workflow.errors import SafeguardError, TaskDataInvalid
+from workflow.errors import SafeguardError, TaskDataInvalid, TaskNotReady
 from workflow.formdata import placeholder_data
 from workflow.model import InstanceStatus
 from workflow.timing import Calendar
@@ -46,16 +46,20 @@ class SimulationResult:
     ready: list[str] = field(default_factory=list)
     ended: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    cancelled: list[str] = field(default_factory=list)  # tasks messages stopped, in order
     state: str = ""  # the final serialized instance state (not part of the printed route)
 
     def as_dict(self) -> dict[str, Any]:
         """Return the result in the documented output shape."""
-        return {
+        shape: dict[str, Any] = {
             "completed": self.completed,
             "ready": self.ready,
             "ended": self.ended,
             "data": self.data,
         }
+        if self.cancelled:  # only scenarios with messages stop tasks
+            shape["cancelled"] = self.cancelled
+        return shape
 
 
 def parse_duration(text: str) -> timedelta:
@@ -91,6 +95,9 @@ def run_scenario(
         if "advance" in step:
             now += parse_duration(step["advance"])
             status = engine.fire_due_timers(definition, status.state, now, calendar=calendar)
+        elif "message" in step:
+            status = _message_step(definition, status, number, step, now, fill_defaults, calendar)
+            result.cancelled.extend(c.bpmn_id for c in status.cancelled_now)
         else:
             status = _complete_step(definition, status, number, step, now, fill_defaults, calendar)
         result.completed.extend(status.completed_now)
@@ -147,6 +154,29 @@ def _complete_step(
         raise StepDataInvalid(number, error) from None
 
 
+def _message_step(
+    definition: Definition,
+    status: InstanceStatus,
+    number: int,
+    step: Mapping[str, Any],
+    now: datetime,
+    fill_defaults: bool,
+    calendar: Calendar | None,
+) -> InstanceStatus:
+    name = step["message"]
+    if not isinstance(name, str):
+        raise ScenarioInvalid(f'step {number}: "message" must be a message name, got {name!r}')
+    data = dict(step.get("data") or {})
+    try:
+        if fill_defaults:
+            data = placeholder_data(engine.message(definition, name).form, data)
+        return engine.deliver_message(definition, status.state, name, data, now, calendar=calendar)
+    except TaskDataInvalid as error:
+        raise StepDataInvalid(number, error) from None
+    except TaskNotReady as error:
+        raise ScenarioInvalid(f"step {number}: {error}") from None
+
+
 def _start_of(scenario: Mapping[str, Any], default: datetime) -> datetime:
     raw = scenario.get("start")
     if raw is None:
@@ -170,12 +200,13 @@ def _steps_of(scenario: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     for number, step in enumerate(steps, start=1):
         if not isinstance(step, Mapping):
             raise ScenarioInvalid(f"step {number}: must be an object, got {type(step).__name__}")
-        kinds = {"complete", "advance"} & set(step)
+        kinds = {"complete", "advance", "message"} & set(step)
         if len(kinds) != 1:
             raise ScenarioInvalid(
-                f'step {number}: needs exactly one of "complete" or "advance", got {sorted(step)}'
+                f'step {number}: needs exactly one of "complete", "advance" or "message", '
+                f"got {sorted(step)}"
             )
-        unknown = set(step) - {"complete", "advance", "data", "note"}
+        unknown = set(step) - {"complete", "advance", "message", "data", "note"}
         if unknown:
             raise ScenarioInvalid(f"step {number}: unknown keys {sorted(unknown)}")
         if "data" in step and not isinstance(step["data"], Mapping):

@@ -48,6 +48,7 @@ def test_scenario_routes_as_expected(definition: Definition, path: Path) -> None
         assert sorted(result.ready) == sorted(expect["ready"])
     if "ended" in expect:
         assert result.ended is expect["ended"]
+    assert result.cancelled == expect.get("cancelled", [])
     for key, value in expect.get("data", {}).items():
         assert result.data.get(key) == value, f"{key}: {result.data.get(key)!r} != {value!r}"
 

@@ -138,3 +138,22 @@ def test_a_check_can_refuse_before_anything_changes(definition: Definition) -> N
     with pytest.raises(PermissionError):
         engine.deliver_message(definition, status.state, "concern", CONCERN, NOW, check=refuse)
     assert seen == ["concern"]
+
+
+def test_simulate_takes_message_steps_with_fill_defaults(definition: Definition) -> None:
+    from workflow.simulate import ScenarioInvalid, StepDataInvalid, run_scenario
+
+    steps: list[dict[str, object]] = [
+        {"complete": "choose_route", "data": {"route": "in_house"}},
+        {"complete": "plan_deletion"},
+        {"message": "concern", "data": {"child_at_risk": True}},
+    ]
+    result = run_scenario(definition, {"fill_defaults": True, "steps": steps})
+    assert result.ready == ["refer"]
+    assert result.cancelled == ["confirm_deletion"]
+    assert result.as_dict()["cancelled"] == ["confirm_deletion"]
+    with pytest.raises(StepDataInvalid) as caught:
+        run_scenario(definition, {"steps": steps})
+    assert caught.value.step == 3 and "concern" in caught.value.errors
+    with pytest.raises(ScenarioInvalid, match="step 1: the process has no message 'nope'"):
+        run_scenario(definition, {"steps": [{"message": "nope"}]})
