@@ -16,6 +16,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     SAFEGUARD_BPMN_DIR=/app/bpmn \
     SAFEGUARD_INSTANCE_DIR=/app/instance
 WORKDIR /app
+# WeasyPrint (the tagged record PDF) draws text with Pango, in DejaVu Sans.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN useradd --create-home --uid 10001 safeguard
 COPY pyproject.toml README.md ./
 COPY workflow workflow

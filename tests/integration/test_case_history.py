@@ -11,6 +11,7 @@ import csv
 import io
 from datetime import timedelta
 
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from services.bootstrap import Runtime
@@ -97,6 +98,14 @@ def test_history_exports_are_audited_and_defuse_formulas(
     assert as_json["timeline"] and as_json["access_log"]
     pdf = browser.get(f"/incidents/{incident_id}/record.pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    reader = PdfReader(io.BytesIO(pdf.data))
+    root = reader.trailer["/Root"]
+    assert root["/MarkInfo"]["/Marked"] and "/StructTreeRoot" in root  # a tagged PDF
+    assert root["/Lang"] == "en-GB"
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    for heading in ("Decisions and their reasons", "What was done, and by whom", "Who opened"):
+        assert heading in text
+    assert "Immediate referral" in text and "Yes, Yes" not in text
     with web_runtime.bus.dependencies.uow_factory() as uow:
         exports = uow.session.scalars(
             select(AuditEvent).where(
