@@ -8,6 +8,10 @@ event, and the head stays locked until it commits: a second transaction appendin
 same school waits for it (PostgreSQL: SELECT ... FOR UPDATE; SQLite: this takes the single
 write lock first, BEGIN IMMEDIATE, before reading the head), so the chain never forks.
 Ids are taken here, not at INSERT, because the hash covers the id.
+
+The head's lock lasts from the first flush of an audit event to the commit, as SQLite's
+write lock does: add audit events after a command's reads (services.domain.handlers.views
+does), so appends to one school wait for each other only for the writes and the commit.
 """
 
 from __future__ import annotations
