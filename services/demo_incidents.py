@@ -241,7 +241,7 @@ class DemoGenerator:
         """Make `count` incidents spread over the `days` before `now`; return their ids."""
         end = now or datetime.now(UTC)
         self.pool.size = max(4, int(count * 1.6))
-        starts = sorted(self._school_time(end - timedelta(days=days), end) for _ in range(count))
+        starts = sorted(self._spread(count, end - timedelta(days=days), end))
         made: list[str] = []
         for start in starts:
             made.append(self.one(start, end))
@@ -349,11 +349,22 @@ class DemoGenerator:
             self.pool.known[index] = named.child_id
 
     def _school_time(self, start: datetime, end: datetime) -> datetime:
-        # A weekday in school hours (UTC is close enough for demo data).
-        while True:
-            moment = start + timedelta(
-                seconds=self.rng.randrange(int((end - start).total_seconds()))
-            )
-            if moment.weekday() < 5:
-                clock = time(8 + self.rng.randrange(8), self.rng.randrange(60))
-                return datetime.combine(moment.date(), clock, UTC)
+        # A weekday in school hours (UTC is close enough for demo data); a slice that falls
+        # on a weekend moves to the Monday after it.
+        seconds = max(1, int((end - start).total_seconds()))
+        moment = start + timedelta(seconds=self.rng.randrange(seconds))
+        while moment.weekday() >= 5:
+            moment += timedelta(days=1)
+        clock = time(8 + self.rng.randrange(8), self.rng.randrange(60))
+        chosen = datetime.combine(moment.date(), clock, UTC)
+        while chosen > end:  # never in the future: back to the last weekday before `end`
+            chosen -= timedelta(days=1)
+            if chosen.weekday() < 5 and chosen.date() < end.date():
+                break
+        return chosen
+
+    def _spread(self, count: int, start: datetime, end: datetime) -> list[datetime]:
+        # One start in each of `count` equal slices of the period: even over the year, yet
+        # random within each slice (plain random draws bunch up at a few hundred incidents).
+        width = (end - start) / count
+        return [self._school_time(start + width * n, start + width * (n + 1)) for n in range(count)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select
+from sqlalchemy import ScalarSelect, and_, delete, func, or_, select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import Child, FileTransfer, Incident, IncidentChild, IncidentRetention
@@ -49,7 +49,7 @@ def retention_years(uow: SqlAlchemyUnitOfWork, school_id: int) -> int:
     return policy.years_after_birth if policy is not None else DEFAULT_RETENTION_YEARS
 
 
-def _youngest() -> ColumnElement[date]:
+def _youngest() -> ScalarSelect[date | None]:
     # The youngest child is the one born last.
     return (
         select(func.max(Child.date_of_birth))
