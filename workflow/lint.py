@@ -11,6 +11,7 @@ from workflow.lint_common import Bundle, DiagramFile, bpmn_all, elements, model_
 from workflow.lint_dmn import check_dmn, decisions_of
 from workflow.lint_expressions import check_bpmn_expressions
 from workflow.lint_forms import check_forms
+from workflow.lint_imagery import check_imagery
 from workflow.lint_lanes import check_lanes
 from workflow.lint_service_tasks import check_service_tasks
 from workflow.lint_structure import (
@@ -45,9 +46,11 @@ def lint_bundle(
         problems += check_forms(diagram)
         problems += check_service_tasks(diagram)
         problems += check_bpmn_expressions(diagram)
+        problems += check_imagery(diagram)
     for diagram in bundle.dmn:
         problems += check_duplicate_ids(diagram)
         problems += check_dmn(diagram)
+        problems += check_imagery(diagram)
     return sorted(problems, key=_reading_order)
 
 

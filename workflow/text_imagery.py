@@ -84,7 +84,7 @@ def imagery_in_text(text: str) -> str | None:
 
 
 def find_imagery(text: str) -> str | None:
-    """Describe the picture or video this text carries ("a JPEG image as base64"), or None."""
+    """Describe the picture or video this text carries ("an image (JPEG) written as base64")."""
     for view, decoded in _views(text):
         found = _data_uri(view) or _base64_run(view) or _hex_run(view) or _svg(view)
         if found is None and decoded:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,8 +30,12 @@ from tests.unit.imagery_corpus import (
 )
 from workflow.errors import TaskDataInvalid
 from workflow.formdata import validate_submission
-from workflow.model import FieldSpec, FormSpec
+from workflow.lint import lint_bundle
+from workflow.model import FieldSpec, FormSpec, SourceFile
 from workflow.text_imagery import MIN_RUN, find_imagery, imagery_in_text
+from workflow.xml_safety import parse_xml
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CASES = document_cases()
 DISGUISED = disguised_texts()
@@ -159,3 +164,19 @@ def test_a_reason_carrying_a_picture_is_refused_by_the_domain() -> None:
         clean_reason(DISGUISED["data URI percent-encoded"])
     assert clean_reason("  covering for the DSL today  ") == "covering for the DSL today"
     assert clean_reason("   ") is None
+
+
+def test_a_diagram_holding_a_picture_fails_its_lint_at_the_element() -> None:
+    diagram = (ROOT / "tests" / "fixtures" / "minimal_ok.bpmn").read_text(encoding="utf-8")
+    note = f"<bpmn:documentation>{DISGUISED['data URI']}</bpmn:documentation>"
+    holding = diagram.replace(
+        '<bpmn:participant id="school" name="School" processRef="minimal_ok" />',
+        f'<bpmn:participant id="school" name="School" processRef="minimal_ok">{note}'
+        "</bpmn:participant>",
+    )
+    file = SourceFile("holding.bpmn", holding.encode())
+    problems = lint_bundle([(file, parse_xml(file))])
+    assert [p.message.split(":")[0] for p in problems] == ["holds a data"]
+    assert "never holds a picture" in problems[0].message
+    clean = SourceFile("minimal_ok.bpmn", diagram.encode())
+    assert lint_bundle([(clean, parse_xml(clean))]) == []
