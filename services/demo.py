@@ -80,7 +80,7 @@ def is_demo_user(uow: SqlAlchemyUnitOfWork, user: User) -> bool:
     return set(uow.session.scalars(query)) == {school.id}
 
 
-DEMO_INCIDENTS = 96  # a year of incidents for the reports' charts (about 20 s of CPU)
+DEMO_INCIDENTS = 72  # a year of incidents for the reports' charts (about 12 s of CPU)
 
 
 def seed_demo_incidents(session_factory: sessionmaker[Session], count: int = DEMO_INCIDENTS) -> int:
