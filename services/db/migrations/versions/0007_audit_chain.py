@@ -34,14 +34,17 @@ BATCH = 1000
 CHAIN_COLUMNS = ("chain_seq", "prev_hash", "row_hash")
 
 _SQLITE_REFUSE = "SELECT RAISE(ABORT, 'audit_events is append-only: {what} refused')"
-_SQLITE_NO_REPLACE = f"""
+# INSERT OR REPLACE deletes the row it replaces without firing delete triggers (unless
+# recursive_triggers is on, per connection): refuse any INSERT that would meet a row.
+_SQLITE_NO_REPLACE = """
 CREATE TRIGGER audit_events_no_replace BEFORE INSERT ON audit_events
 WHEN EXISTS (SELECT 1 FROM audit_events WHERE id = NEW.id)
   OR (NEW.school_id IS NOT NULL AND EXISTS (SELECT 1 FROM audit_events
       WHERE school_id = NEW.school_id AND chain_seq = NEW.chain_seq))
   OR (NEW.school_id IS NULL AND EXISTS (SELECT 1 FROM audit_events
       WHERE school_id IS NULL AND chain_seq = NEW.chain_seq))
-BEGIN {_SQLITE_REFUSE.format(what="INSERT over an existing row")}; END
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only: INSERT over an existing row refused');
+END
 """
 
 
