@@ -17,6 +17,7 @@ from services.config import Settings
 from services.web import assets, errors, health, ids, navigation, security
 from services.web.admin import register_admin_pages
 from services.web.api import bp as api_bp
+from services.web.api.parsing import BoundedJSONProvider
 from services.web.auth import bp as auth_bp
 from services.web.cases import register_incident_list
 from services.web.children import register_children_pages
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, runtime: Runtime | None = None) -> Flask:
         WTF_CSRF_SSL_STRICT=False,
         MAX_CONTENT_LENGTH=12 * 1024 * 1024,
     )
+    app.json = BoundedJSONProvider(app)  # request.get_json(): too deep is a 400 (issue 8)
     init_runtime(app, runtime or bootstrap(settings))
     security.init_app(app, settings)
     csrf.init_app(app)

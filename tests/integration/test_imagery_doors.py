@@ -15,7 +15,7 @@ from io import BytesIO
 from typing import Any
 
 import pytest
-from flask import Blueprint, Flask, render_template_string
+from flask import Blueprint, Flask, render_template_string, request
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -331,3 +331,13 @@ def test_the_database_grep_finds_what_was_stored(
     assert call(client, "POST", "/incidents", world.reporter, body).status_code == 201
     found = stored_anywhere(web_runtime, words)
     assert any(place.startswith("audit") for place in found), found
+
+
+def test_every_get_json_of_the_app_refuses_deep_nesting_without_a_500(app: Flask) -> None:
+    # The studio's autosave and any other page reading JSON go through the app's provider.
+    deep = "[" * 5_000 + "]" * 5_000
+    with app.test_request_context(method="POST", data=deep, content_type="application/json"):
+        assert request.get_json(silent=True) is None
+    with pytest.raises(ValueError, match="more than 32 deep"):
+        app.json.loads(deep)
+    assert app.json.loads('{"a": [[1]]}') == {"a": [[1]]}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from flask import Request
+from flask.json.provider import DefaultJSONProvider
 
 from services.web.api.errors import ApiError
 from workflow.text_imagery import imagery_in_text
@@ -185,20 +186,41 @@ def _decode(raw: bytes) -> Any:
         ) from None
 
 
-def _check_depth(text: str) -> None:
-    """Refuse arrays and objects nested deeper than MAX_DEPTH, before the parser recurses."""
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Flask's JSON for every `request.get_json()` of the app: too deep is a 400, not a 500.
+
+    Python's parser recurses once per level and fails with RecursionError (a 500) long before a
+    5,000-deep body ends; a ValueError instead makes Flask answer 400 (or None when silent).
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Refuse nesting deeper than MAX_DEPTH, then parse as Flask does."""
+        text = s.decode("utf-8", "replace") if isinstance(s, bytes | bytearray) else s
+        where = too_deep_at(text)
+        if where is not None:
+            raise ValueError(_too_deep_message(where))
+        return super().loads(s, **kwargs)
+
+
+def too_deep_at(text: str) -> int | None:
+    """Where JSON text first nests arrays and objects deeper than MAX_DEPTH, or None."""
     depth = 0
     for token in _STRING_OR_BRACKET.finditer(text):
         bracket = token.group()
         if bracket in ("[", "{"):
             depth += 1
+            if depth > MAX_DEPTH:
+                return token.start()
         elif bracket in ("]", "}"):
             depth -= 1
-        if depth > MAX_DEPTH:
-            where = token.start()
-            raise ApiError(
-                400, "malformed_json", _too_deep_message(where), position={"offset": where}
-            )
+    return None
+
+
+def _check_depth(text: str) -> None:
+    """Refuse arrays and objects nested deeper than MAX_DEPTH, before the parser recurses."""
+    where = too_deep_at(text)
+    if where is not None:
+        raise ApiError(400, "malformed_json", _too_deep_message(where), position={"offset": where})
 
 
 def _too_deep_message(offset: int | None) -> str:
