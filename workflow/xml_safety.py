@@ -55,6 +55,15 @@ def parse_xml(source: SourceFile) -> etree._ElementTree:
     return tree
 
 
+def declare_utf8(text: str) -> str:
+    """Decoded text (from JSON, say) with its XML declaration saying UTF-8, as it is stored."""
+    declared = _DECLARED_ENCODING.match(text)
+    if declared is None:
+        return text
+    start, end = declared.span(1)
+    return text[:start] + "UTF-8" + text[end:]
+
+
 def as_utf8_text(source: SourceFile) -> str:
     """The file's text, decoded from the encoding it declares or marks; DefinitionInvalid if not."""
     _check_size(source)

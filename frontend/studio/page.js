@@ -60,6 +60,7 @@ class DraftPage {
     this.saving = null;
     this.timer = null;
     this.marked = [];
+    this.badged = new Set();
   }
 
   async start() {
@@ -198,6 +199,7 @@ class DraftPage {
     const canvas = this.bpmn.get("canvas");
     const overlays = this.bpmn.get("overlays");
     overlays.remove({ type: "app-studio-problem" });
+    this.badged = new Set();
     for (const [id, marker] of this.marked) canvas.removeMarker(id, marker);
     this.marked = [];
   }
@@ -208,7 +210,8 @@ class DraftPage {
     if (!element) return false;
     this.bpmn.get("canvas").addMarker(id, marker);
     this.marked.push([id, marker]);
-    if (marker === "app-studio-problem") {
+    if (marker === "app-studio-problem" && !this.badged.has(id)) {
+      this.badged.add(id);
       const badge = el("div", { class: "app-studio-marker", title, "data-element": id }, "!");
       badge.addEventListener("click", () => this.select(id));
       this.bpmn.get("overlays").add(id, "app-studio-problem", { position: { top: -10, right: 10 }, html: badge });

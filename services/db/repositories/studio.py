@@ -147,4 +147,4 @@ class StudioRepository:
             .where(Incident.definition_version_id.in_(version_ids), Incident.status == "open")
             .group_by(Incident.definition_version_id)
         )
-        return {version: count for version, count in self._session.execute(query).tuples()}
+        return {row[0]: row[1] for row in self._session.execute(query)}

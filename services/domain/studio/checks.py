@@ -16,7 +16,7 @@ from workflow.draft_check import check_draft
 from workflow.errors import DefinitionInvalid, DiagramProblem
 from workflow.model import SourceFile
 from workflow.timing import Calendar
-from workflow.xml_safety import as_utf8_text, parse_xml
+from workflow.xml_safety import as_utf8_text, declare_utf8, parse_xml
 
 MAX_FILES = 10
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}\.(bpmn|dmn)")
@@ -46,12 +46,21 @@ def accept_files(files: Mapping[str, object]) -> dict[str, str]:
         if not isinstance(content, (str, bytes)):
             problems.append(DiagramProblem(name, None, "", "file content must be text (XML)"))
             continue
-        raw = content.encode("utf-8", "surrogatepass") if isinstance(content, str) else content
         try:
-            text = as_utf8_text(SourceFile(name, raw))
+            if isinstance(content, str):  # already text (JSON): its declaration no longer applies
+                text = as_utf8_text(SourceFile(name, declare_utf8(content).encode("utf-8")))
+            else:
+                text = as_utf8_text(SourceFile(name, content))
             parse_xml(SourceFile(name, text.encode("utf-8")))
         except DefinitionInvalid as error:
             problems.extend(error.problems)
+            continue
+        except UnicodeEncodeError as error:
+            problems.append(
+                DiagramProblem(
+                    name, None, "", f"file holds an unpaired surrogate at character {error.start}"
+                )
+            )
             continue
         accepted[name] = text
     if not problems and not any(n.endswith(".bpmn") for n in accepted):

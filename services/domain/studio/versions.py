@@ -217,9 +217,9 @@ def impact(studio: Studio, actor_id: int, process_id: str, number: int) -> dict[
                 select(HumanTask.incident_id, HumanTask.name).where(
                     HumanTask.incident_id.in_(ids), HumanTask.state == "ready"
                 )
-            ).tuples()
-            for incident_id, name in tasks:
-                ready.setdefault(incident_id, []).append(name)
+            )
+            for row in tasks:
+                ready.setdefault(row[0], []).append(row[1])
         schools = {s.id: s.name for s in uow.session.scalars(select(School).limit(500))}
         return {
             "process_key": process_id,

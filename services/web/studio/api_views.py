@@ -19,8 +19,9 @@ from services.web.api.parsing import Key, json_body
 from services.web.studio.context import studio
 from workflow.errors import DefinitionInvalid
 
-# A draft carries whole diagrams (the default process is 140 KB of XML; 2 MB per file at most).
-MAX_DRAFT_BODY = 8 * 1024 * 1024
+# A draft carries whole diagrams: the default process is 150 KB of XML. Bodies past the
+# parser's 1 MiB (services.web.api.parsing.MAX_JSON_BYTES) are a 413.
+MAX_DRAFT_BODY = 1024 * 1024
 
 DRAFT_BODY = {"files": Key("object", required=True), "note": Key("string")}
 SAVE_BODY = {
