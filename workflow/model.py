@@ -145,6 +145,7 @@ class InstanceStatus:
     completed_now: tuple[str, ...] = ()  # bpmn ids of tasks completed by this command, in order
     external: tuple[ExternalTaskView, ...] = ()  # service tasks waiting for a worker
     cancelled_now: tuple[CancelledTask, ...] = ()  # tasks this command stopped, in order
+    message_task_id: str | None = None  # a delivered message's start event (its history entry)
 
 
 @dataclass(frozen=True)

@@ -209,9 +209,9 @@ def deliver(
         if workflow.event_manager.catch(event, internal=False) == 0:
             raise MessageNotAvailable(f"message {name!r} cannot be taken now")
         opened = [workflow.subprocesses[i] for i in workflow.subprocesses if i not in subprocesses]
-        for subprocess in opened:
-            for task in subprocess.get_tasks(spec_name=start.name):
-                _stamp(command, task, actor)
+        stamped = [t for sp in opened for t in sp.get_tasks(spec_name=start.name)]
+        for task in stamped:
+            _stamp(command, task, actor)
         if view.interrupting:
             keep = {subprocess.parent_task_id for subprocess in opened}
             for child in list(workflow.task_tree.children):
@@ -220,7 +220,8 @@ def deliver(
         _run_engine(command)
         cancelled = tuple(_cancelled(workflow, before))
         status = _status_of(command, dump_state(new_serializer(), workflow))
-        return replace(status, cancelled_now=cancelled)
+        first = str(stamped[0].id) if stamped else None
+        return replace(status, cancelled_now=cancelled, message_task_id=first)
 
 
 def _open_tasks(workflow: Any) -> dict[UUID, CancelledTask]:

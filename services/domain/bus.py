@@ -52,6 +52,7 @@ def default_handlers() -> dict[type[Message[Any]], Handler]:
         documents,
         external,
         incidents,
+        messages,
         tasks,
         timers,
         views,
@@ -60,6 +61,7 @@ def default_handlers() -> dict[type[Message[Any]], Handler]:
     return {
         commands.StartIncident: incidents.start_incident,
         commands.CompleteTask: tasks.complete_task,
+        commands.DeliverMessage: messages.deliver_message,
         commands.ClaimTask: assignment.claim_task,
         commands.UnclaimTask: assignment.unclaim_task,
         commands.AssignTask: assignment.assign_task,
@@ -70,6 +72,7 @@ def default_handlers() -> dict[type[Message[Any]], Handler]:
         commands.FailExternalTask: external.fail_external_task,
         commands.RetryExternalTask: external.retry_external_task,
         queries.ViewIncident: views.view_incident,
+        queries.MessageForm: messages.message_form,
         queries.Inbox: views.inbox,
         queries.DownloadDocument: documents.download_document,
         **children_handlers(),

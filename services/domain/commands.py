@@ -117,3 +117,14 @@ class FireDueTimers(Message[Outcome]):
 
     incident_id: str
     now: datetime
+
+
+@dataclass(frozen=True)
+class DeliverMessage(Message[Outcome]):
+    """Raise a message the incident's process takes (e.g. "new_concern") with its form's values."""
+
+    incident_id: str
+    name: str
+    actor_id: int
+    values: Mapping[str, Any]
+    expected_incident_version: int | None = None

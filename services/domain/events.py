@@ -195,3 +195,20 @@ class DefinitionDeployed(Event):
     def routing_key(self) -> str:
         """definition.deployed"""
         return "definition.deployed"
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    """Someone raised a message on an incident (a new concern, say): the DSLs are told at once.
+
+    The payload names the message and who raised it, never the form's answers.
+    """
+
+    school_id: int
+    incident_id: str
+    message: str
+    user_id: int
+
+    def routing_key(self) -> str:
+        """school.<id>.incident.message"""
+        return f"school.{self.school_id}.incident.message"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from services.domain.messages import Message
 from services.domain.read_models import DocumentFile, InboxItem, IncidentView
+from workflow.model import MessageView
 
 AUDIT_PAGE_SIZE = 50
 
@@ -39,3 +40,12 @@ class DownloadDocument(Message[DocumentFile]):
     actor_id: int
     break_glass_reason: str | None = None
     incident_id: str | None = None  # when given, the document must belong to this incident
+
+
+@dataclass(frozen=True)
+class MessageForm(Message[MessageView]):
+    """The form of a message an incident's process takes (e.g. "new_concern"), to raise it."""
+
+    incident_id: str
+    name: str
+    actor_id: int

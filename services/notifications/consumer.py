@@ -31,6 +31,7 @@ from services.db.column_types import utcnow
 from services.db.models import HumanTask
 from services.messaging.ports import Delivery, MessageInvalid
 from services.notifications.break_glass import BREAK_GLASS_PATTERN, break_glass_alert
+from services.notifications.incident_messages import MESSAGE_PATTERN, message_alert
 from services.notifications.messages import (
     TASK_ASSIGNED,
     TASK_READY,
@@ -51,7 +52,12 @@ logger = logging.getLogger(__name__)
 NOTIFIER_NAME = "notifier"
 TASK_READY_PATTERN = "school.*.role.*.task.ready"
 TASK_ASSIGNED_PATTERN = "school.*.user.*.task.assigned"
-NOTIFIER_BINDINGS = (TASK_READY_PATTERN, TASK_ASSIGNED_PATTERN, BREAK_GLASS_PATTERN)
+NOTIFIER_BINDINGS = (
+    TASK_READY_PATTERN,
+    TASK_ASSIGNED_PATTERN,
+    BREAK_GLASS_PATTERN,
+    MESSAGE_PATTERN,
+)
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ class Notifier:
         """Notify the people the event concerns and queue their emails (no commit)."""
         if message.routing_key.endswith(".incident.break_glass"):
             found = break_glass_alert(uow, message, base_url=self._base_url, now=self._clock())
+        elif message.routing_key.endswith(".incident.message"):
+            found = message_alert(uow, message, base_url=self._base_url)
         else:
             found = self._task_notice(message, uow)
         if found is not None:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.db.column_types import UTCDateTime, big_id_type, utcnow
 from services.db.models.base import Base, in_list
 
-NOTIFICATION_KINDS = ("task.ready", "task.assigned", "incident.break_glass")
+NOTIFICATION_KINDS = ("task.ready", "task.assigned", "incident.break_glass", "incident.message")
 # pending: to send (next_attempt_at NULL means at once); sent; failed: given up on, until
 # someone sends it again; skipped: not sent on purpose (the task no longer waits, the person
 # left), the reason in last_error.
