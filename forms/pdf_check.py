@@ -26,6 +26,7 @@ from forms.media_sniff import find_signature_anywhere
 from workflow.text_imagery import find_imagery
 
 MAX_OBJECTS = 100_000
+MAX_REVISIONS = 16
 MAX_DECODED_BYTES = 64 * 1024 * 1024
 _MEDIA_SUBTYPES = {
     "/Image": "a picture",
@@ -53,7 +54,11 @@ def pdf_problem(content: bytes) -> str | None:
     """Describe a picture, attachment or unreadable part of this PDF, or None if it is clean."""
     try:
         _check_bytes(content, "in its bytes")
-        _check_ends(content)
+        ends = _check_ends(content)
+        if len(ends) > MAX_REVISIONS:
+            raise _Refused(f"more than {MAX_REVISIONS} revisions, too many to check")
+        for end in ends[:-1]:
+            _check_earlier_revision(content[:end])
         _check_objects(content)
     except _Refused as found:
         return str(found)
@@ -62,13 +67,28 @@ def pdf_problem(content: bytes) -> str | None:
     return None
 
 
-def _check_ends(content: bytes) -> None:
+def _check_ends(content: bytes) -> list[int]:
+    """Where each revision ends; refuse bytes after an end that begin no next revision."""
     ends = [m.end() for m in re.finditer(rb"%%EOF", content)]
     if not ends:
         raise _Refused("no end marker (%%EOF): it is incomplete or not really a PDF")
     for end in ends:
         if not _NEXT_REVISION.match(content, end):
             raise _Refused("data after its end (%%EOF)")
+    return ends
+
+
+def _check_earlier_revision(prefix: bytes) -> None:
+    """An earlier revision is still in the file: a picture it showed is refused like any other.
+
+    A prefix that cannot be read alone (the first part of a linearised file) is not a refusal.
+    """
+    try:
+        _check_objects(prefix)
+    except _Refused:
+        raise
+    except Exception:  # noqa: S110  # not a document on its own: its objects are checked later
+        pass
 
 
 def _check_bytes(data: bytes, where: str) -> None:

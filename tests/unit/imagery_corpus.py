@@ -10,6 +10,7 @@ import base64
 import gzip
 import html
 import io
+import re
 import struct
 import urllib.parse
 import zipfile
@@ -109,6 +110,32 @@ def pdf(*objects: bytes, extra: bytes = b"", trailer: bytes = b"") -> bytes:
     out += b"trailer\n<< /Size %d /Root 1 0 R %s>>\n" % (len(objects) + 1, trailer)
     out += b"startxref\n%d\n%%%%EOF\n" % index
     return bytes(out)
+
+
+def pdf_update(base: bytes, replaced: dict[int, bytes]) -> bytes:
+    """`base` with a second revision appended (as editors save), replacing these objects."""
+    previous = int(re.findall(rb"startxref\s+(\d+)", base)[-1])
+    size = int(re.findall(rb"/Size (\d+)", base)[-1])
+    out = bytearray(base)
+    offsets = {}
+    for number, body in replaced.items():
+        offsets[number] = len(out)
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    index = len(out)
+    out += b"xref\n"
+    for number, offset in offsets.items():
+        out += b"%d 1\n%010d 00000 n \n" % (number, offset)
+    out += b"trailer\n<< /Size %d /Root 1 0 R /Prev %d >>\n" % (size, previous)
+    out += b"startxref\n%d\n%%%%EOF\n" % index
+    return bytes(out)
+
+
+def pdf_image_removed_later() -> bytes:
+    """Revision 1 draws raw pixels; revision 2 swaps the image for an empty form and stops
+    drawing it. Viewers show revision 2, but the pixels are still in the file."""
+    first = pdf_drawing(b"/Subtype /Image")
+    empty = stream(b"/Type /XObject /Subtype /Form /BBox [0 0 1 1]", b"")
+    return pdf_update(first, {5: stream(b"", TEXT), 6: empty})
 
 
 def stream(entries: bytes, data: bytes) -> bytes:
@@ -537,6 +564,10 @@ def document_cases() -> list[Case]:
         "PDF with a JPEG and another %%EOF": ("letter.pdf", clean + jpeg + b"\n%%EOF\n"),
         "PDF with raw pixels after %%EOF": ("letter.pdf", clean + raw_pixels()),
         "PDF with an unlisted image object": ("letter.pdf", pdf_with_unlisted_image()),
+        "PDF whose image was removed in a later revision": (
+            "letter.pdf",
+            pdf_image_removed_later(),
+        ),
         "PDF with a base64 thumbnail in its metadata": (
             "letter.pdf",
             pdf_with_thumbnail_in_metadata(),
@@ -610,6 +641,10 @@ def document_cases() -> list[Case]:
         "PDF with a second revision": (
             "letter.pdf",
             pypdf_changed(clean, _retitle, incremental=True),
+        ),
+        "PDF with a second revision by hand": (
+            "letter.pdf",
+            pdf_update(clean_pdf_by_hand(), {5: stream(b"", TEXT + b" (Revised)")}),
         ),
         "DOCX": ("letter.docx", docx()),
         "DOCX stored without compression": (
