@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from forms.answers import date_time, decisions_in, role_in_words
+from forms.answers import UK, date_time, decisions_in, role_in_words
 from services.domain.history import (
     KINDS,
     AccessLine,
@@ -49,6 +50,7 @@ class AccessWords:
 
     first: str
     last: str
+    last_short: str  # the last view's time alone when it fell on the first one's day
     first_iso: str
     last_iso: str
     who: str
@@ -119,6 +121,7 @@ def _access(page: IncidentPageData, line: AccessLine) -> AccessWords:
     return AccessWords(
         first=date_time(line.first_at),
         last=date_time(line.last_at),
+        last_short=_short(line.first_at, line.last_at),
         first_iso=line.first_at.isoformat(),
         last_iso=line.last_at.isoformat(),
         who=page.name_of(line.actor_id) or f"User {line.actor_id}",
@@ -127,6 +130,11 @@ def _access(page: IncidentPageData, line: AccessLine) -> AccessWords:
         count=line.count,
         reason=line.reason,
     )
+
+
+def _short(first: datetime, last: datetime) -> str:
+    same_day = first.astimezone(UK).date() == last.astimezone(UK).date()
+    return date_time(last).rpartition(" at ")[2] if same_day else date_time(last)
 
 
 def _how(page: IncidentPageData, line: AccessLine) -> str:
