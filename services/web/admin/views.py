@@ -81,6 +81,8 @@ def school(school_id: int) -> Page:
         except people.PeopleRefused as refused:
             field = refused.field if refused.field in form else "email"
             form[field].errors = [str(refused)]
+        else:
+            form = InviteForm(formdata=None)  # done: an empty form for the next person
     with unit_of_work() as uow:
         found = _administered(uow, user, school_id)
         members = _members(uow, school_id)
