@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlalchemy import select
 
 from services.db import SqlAlchemyUnitOfWork
@@ -12,7 +14,13 @@ from services.domain.dependencies import Dependencies
 from services.domain.events import DefinitionDeployed
 from services.domain.handlers.common import enforce, write_outbox
 from services.domain.results import Deployed
+from services.domain.studio.policy import TASK_ROLES
+from services.domain.studio.scenarios import scenarios_for
 from workflow.definition import load_definition
+from workflow.draft_check import check_draft
+from workflow.errors import DefinitionInvalid, DiagramProblem
+
+NO_LOCAL_DIR = Path("/nonexistent")  # only the statutory scenarios gate a command-line deploy
 
 
 def deploy_definitions(command: DeployDefinitions, deps: Dependencies) -> Deployed:
@@ -28,6 +36,10 @@ def deploy_definitions(command: DeployDefinitions, deps: Dependencies) -> Deploy
         # Parsing and linting run before anything is written; a bad bundle raises here.
         definition = load_definition(command.files)
         known = _version_with_digest(uow, definition.process_id, definition.digest)
+        if known is None and uow.definitions.latest(definition.process_id) is not None:
+            # A later deploy of changed files: the statutory scenarios must still pass
+            # (the studio and `safeguard process deploy` add four eyes on top).
+            _statutory_gate(definition.process_id, command, deps)
         version = uow.definitions.deploy(
             definition.process_id,
             definition.name,
@@ -57,6 +69,24 @@ def deploy_definitions(command: DeployDefinitions, deps: Dependencies) -> Deploy
         write_outbox(uow, [event])
         uow.commit()
         return result
+
+
+def _statutory_gate(process_id: str, command: DeployDefinitions, deps: Dependencies) -> None:
+    scenarios = [s for s in scenarios_for(process_id, NO_LOCAL_DIR) if s.statutory]
+    check, _ = check_draft(command.files, scenarios, TASK_ROLES, deps.calendar)
+    failed = [s for s in check.scenarios if not s.passed]
+    problems = list(check.problems) + [
+        DiagramProblem(
+            "",
+            None,
+            s.element_ids[0] if s.element_ids else "",
+            f"statutory scenario {s.name!r} failed: expected {s.expected}; the files took "
+            f"{s.taken} ({s.message})",
+        )
+        for s in failed
+    ]
+    if problems:
+        raise DefinitionInvalid(problems)
 
 
 def _roles_anywhere(uow: SqlAlchemyUnitOfWork, user_id: int) -> frozenset[str]:
