@@ -108,9 +108,11 @@ def _refuse_powerful_role(connection: Connection, role: str, schema: str) -> Non
             "Connect the app as an ordinary role"
         )
     if member:
+        # An existing deployment whose app role made the tables: the owner must take them.
         raise RoleSetupRefused(
             f"the app's role {role!r} is (or is a member of) {owner!r}, the tables' owner: "
-            "it could rewrite the audit trail. Connect the app as a role that is not"
+            "it could rewrite the audit trail. If the app's role created the tables, give "
+            f"them to the owner first (as a superuser: REASSIGN OWNED BY {role} TO <owner>)"
         )
 
 

@@ -509,6 +509,14 @@ def test_postgres_role_setup_refuses_an_app_role_that_could_rewrite_the_trail() 
         nameless = app_url.set(password="").render_as_string(hide_password=False)
         with pytest.raises(RoleSetupRefused, match="no password to create it"):
             grant_application_role(owner, nameless)
+        admin = create_engine(postgres_base_url(), poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:  # an app role that can act as the owner
+            connection.exec_driver_sql(f'CREATE ROLE "{app_url.username}" LOGIN')
+            connection.exec_driver_sql(f'GRANT "{owner_url.username}" TO "{app_url.username}"')
+        admin.dispose()
+        app = app_url.render_as_string(hide_password=False)
+        with pytest.raises(RoleSetupRefused, match="REASSIGN OWNED BY"):
+            grant_application_role(owner, app)
 
 
 # --- the command ----------------------------------------------------------------------------
