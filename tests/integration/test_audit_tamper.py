@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,25 @@ from services.db.models import AuditEvent, AuditVerification
 from services.db.privileges import RoleSetupRefused, grant_application_role
 from services.domain.audit_chain import Verification, row_hash
 from services.domain.audit_verification import verify_audit_trail
+from services.domain.bus import bootstrap as bootstrap_bus
+from services.domain.clock import FixedClock
+from services.domain.commands import (
+    CompleteExternalTask,
+    CompleteTask,
+    DeployDefinitions,
+    StartIncident,
+)
+from services.domain.events import ExternalTaskReady
+from services.domain.queries import ViewIncident
 from tests.integration.conftest import empty_database, postgres_base_url, require_postgres
+from tests.integration.service_fixtures import (
+    START,
+    audit_of,
+    default_bundle,
+    disclosure_data,
+    make_people,
+    scenario_steps,
+)
 from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by name
     WebUser,
     app,
@@ -45,6 +64,7 @@ from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by
     web_runtime,
     web_settings,
 )
+from workflow.formdata import placeholder_data
 
 ROOT = Path(__file__).resolve().parents[2]
 SAFEGUARD = Path(sys.executable).parent / "safeguard"
@@ -601,3 +621,34 @@ def test_the_operations_page_shows_the_latest_verification(
     theirs = other.get("/operations").get_data(as_text=True)
     assert "The audit trail failed verification" in theirs and "row id 123" not in theirs
     assert "First broken: a row in a school you do not administer" in theirs
+
+
+# --- the app's own commands -----------------------------------------------------------------
+
+
+def test_a_whole_incident_through_the_commands_leaves_a_chain_that_verifies(
+    session_factory: sessionmaker[Session],
+) -> None:
+    clock = FixedClock(START)
+    bus = bootstrap_bus(session_factory, clock=clock)
+    bus.handle(DeployDefinitions(default_bundle(), None))
+    people = make_people(session_factory)
+    incident_id = bus.handle(
+        StartIncident(people.school_id, people.reporter, disclosure_data("Alex"))
+    ).incident_id
+    assert incident_id is not None
+    actor = {"dsl": people.dsl, "headteacher": people.head}
+    for step in scenario_steps("s1.json")[1:]:
+        clock.advance(timedelta(minutes=30))
+        view = bus.handle(ViewIncident(incident_id, people.dsl))
+        ready = next(t for t in view.ready_tasks if t.task.bpmn_id == step["complete"])
+        data = placeholder_data(ready.task.form, step["data"])
+        outcome = bus.handle(
+            CompleteTask(ready.task.id, actor[ready.task.lane], data, view.version)
+        )
+    [filing] = outcome.of_type(ExternalTaskReady)
+    bus.handle(CompleteExternalTask(filing.task_id, "test-worker", {}))
+
+    result = verify(session_factory, people.school_id)
+    assert result.ok, result.breaks
+    assert result.rows == len(audit_of(session_factory, incident_id)) > 20
