@@ -20,6 +20,7 @@ from werkzeug.test import TestResponse
 from services.bootstrap import Runtime
 from services.domain.clock import FixedClock
 from services.domain.commands import CompleteExternalTask, DeployDefinitions
+from services.web.api.openapi import openapi_path
 from services.web.auth import issue_api_token
 from tests.integration.service_fixtures import (
     BPMN_DIR,
@@ -714,14 +715,14 @@ def test_the_openapi_document_is_valid_and_describes_every_route(
     validate_openapi(doc)
     assert doc["openapi"].startswith("3.1")
     routes = {
-        (rule.rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}"), method.lower())
+        (openapi_path(rule.rule, "/api/v1"), method.lower())
         for rule in app.url_map.iter_rules()
         if rule.endpoint.startswith("api.")
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
     }
     described = {(path, method) for path, item in doc["paths"].items() for method in item}
     assert routes == described
-    assert len(routes) == 8
+    assert len(routes) >= 8  # other areas (the studio, children) add theirs
     for path, item in doc["paths"].items():
         for method, operation in item.items():
             assert operation["responses"], (path, method)

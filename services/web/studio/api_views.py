@@ -16,6 +16,7 @@ from services.web.api.blueprint import bp
 from services.web.api.context import api_user
 from services.web.api.errors import error_response
 from services.web.api.parsing import Key, json_body
+from services.web.studio import api_docs as _api_docs  # noqa: F401  # describes these routes
 from services.web.studio.context import studio
 from workflow.errors import DefinitionInvalid
 

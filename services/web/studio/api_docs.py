@@ -1,0 +1,163 @@
+"""The OpenAPI description of the studio's API routes (added to the API's document)."""
+
+from __future__ import annotations
+
+from services.web.api.openapi import Operation, describe
+
+_BODY = (400, 413, 415, 422)
+_PROBLEM = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string"},
+        "line": {"type": ["integer", "null"]},
+        "element_id": {"type": "string"},
+        "message": {"type": "string"},
+    },
+    "required": ["file", "line", "element_id", "message"],
+}
+_SCENARIO = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string"},
+        "statutory": {"type": "boolean"},
+        "passed": {"type": "boolean"},
+        "expected": {"type": "string", "description": "The route expected, in words."},
+        "taken": {"type": "string", "description": "The route the draft took."},
+        "message": {"type": "string"},
+        "element_ids": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["name", "statutory", "passed", "expected", "taken"],
+}
+_FILES = {
+    "type": "object",
+    "description": 'File name ("x.bpmn", "y.dmn") -> its XML text.',
+    "additionalProperties": {"type": "string"},
+}
+
+SCHEMAS = {
+    "StudioProcesses": {
+        "type": "object",
+        "properties": {"processes": {"type": "array", "items": {"type": "object"}}},
+        "description": "Each process: versions (number, author, approver, note, schools, "
+        "running incidents), drafts, and the version each school runs.",
+    },
+    "StudioDraftRequest": {
+        "type": "object",
+        "properties": {"files": _FILES, "note": {"type": "string"}},
+        "required": ["files"],
+    },
+    "StudioSaveRequest": {
+        "type": "object",
+        "properties": {
+            "files": _FILES,
+            "revision": {"type": "integer", "description": "The revision these edits are on."},
+            "note": {"type": "string"},
+        },
+        "required": ["files", "revision"],
+    },
+    "StudioApproveRequest": {
+        "type": "object",
+        "properties": {"revision": {"type": "integer"}},
+    },
+    "StudioPublishRequest": {"type": "object", "properties": {"note": {"type": "string"}}},
+    "StudioDraft": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "process_key": {"type": "string"},
+            "revision": {"type": "integer"},
+            "state": {"enum": ["draft", "approved", "published", "discarded"]},
+            "passed": {"type": "boolean"},
+            "problems": {"type": "array", "items": _PROBLEM},
+            "scenarios": {"type": "array", "items": _SCENARIO},
+            "diff": {"type": "array", "items": {"type": "object"}},
+        },
+        "required": ["id", "problems", "scenarios"],
+    },
+    "StudioPublished": {
+        "type": "object",
+        "properties": {"version": {"type": "integer"}},
+        "required": ["version"],
+    },
+    "StudioVersionChoiceRequest": {
+        "type": "object",
+        "properties": {"process_key": {"type": "string"}, "version": {"type": "integer"}},
+        "required": ["process_key", "version"],
+    },
+    "StudioVersionChoice": {
+        "type": "object",
+        "properties": {
+            "school_id": {"type": "integer"},
+            "process_key": {"type": "string"},
+            "version": {"type": "integer"},
+        },
+    },
+}
+
+OPERATIONS = {
+    "api.list_processes": Operation(
+        summary="List processes",
+        description="Processes, their versions and drafts, and the version each school runs "
+        "(process admins and auditors).",
+        success=200,
+        response="StudioProcesses",
+        errors=(401, 403),
+    ),
+    "api.create_draft": Operation(
+        summary="Create a draft",
+        description="Upload BPMN/DMN files as a draft of the process; it is checked at once "
+        "(lint, the studio's rules, statutory and local scenarios). Files are parsed safely "
+        "and nothing in them runs: a hostile file is a 422 naming file, line and problem.",
+        success=201,
+        response="StudioDraft",
+        request="StudioDraftRequest",
+        errors=(401, 403, *_BODY),
+    ),
+    "api.get_draft": Operation(
+        summary="Read a draft",
+        description="A draft with its problems and scenario results.",
+        success=200,
+        response="StudioDraft",
+        errors=(401, 403, 404),
+    ),
+    "api.save_draft": Operation(
+        summary="Save a draft",
+        description="Save new files over `revision`; 409 (code draft_changed) showing both "
+        "when someone saved since. Saving voids an approval.",
+        success=200,
+        response="StudioDraft",
+        request="StudioSaveRequest",
+        errors=(401, 403, 404, 409, *_BODY),
+    ),
+    "api.approve_draft": Operation(
+        summary="Approve a draft",
+        description="A second process admin approves (403 for anyone who changed it); the "
+        "checks run again (409, code checks_failed, naming the failing scenario).",
+        success=200,
+        response="StudioDraft",
+        request="StudioApproveRequest",
+        body_optional=True,
+        errors=(401, 403, 404, 409, *_BODY),
+    ),
+    "api.publish_draft": Operation(
+        summary="Publish a draft",
+        description="Publish an approved, unchanged draft as the next version (409 unless "
+        "approved); the publisher's schools run it.",
+        success=200,
+        response="StudioPublished",
+        request="StudioPublishRequest",
+        body_optional=True,
+        errors=(401, 403, 404, 409, *_BODY),
+    ),
+    "api.choose_version": Operation(
+        summary="Choose a school's version",
+        description="Make a published version the one the school runs; an earlier one is a "
+        "rollback. Only a process admin of the school.",
+        success=200,
+        response="StudioVersionChoice",
+        request="StudioVersionChoiceRequest",
+        errors=(401, 403, 404, *_BODY),
+    ),
+}
+
+describe(OPERATIONS, SCHEMAS)
