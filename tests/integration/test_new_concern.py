@@ -90,6 +90,7 @@ def in_containment(bus: MessageBus, people: People, sf: sessionmaker[Session]) -
     return incident_id
 
 
+@pytest.mark.guidance("referral-criteria", "containment", "recording-closure")
 def test_the_reporter_raises_a_new_concern_deletion_stops_and_referral_is_ready(
     bus: MessageBus, deployed: Deployed, people: People, session_factory: sessionmaker[Session]
 ) -> None:
@@ -205,6 +206,7 @@ def test_the_api_raises_a_new_concern_and_documents_it(
     assert list(Draft202012Validator(root).iter_errors(body)) == []
 
 
+@pytest.mark.guidance("referral-criteria", "containment", "recording-closure")
 def test_a_dsl_raises_a_new_concern_through_the_pages_and_the_history_says_why(
     app: Flask, web_runtime: Runtime, session_factory: sessionmaker[Session]
 ) -> None:

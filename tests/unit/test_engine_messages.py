@@ -52,6 +52,7 @@ def test_the_process_lists_its_messages_with_their_forms(definition: Definition)
     assert engine.message(definition, "concern") == concern
 
 
+@pytest.mark.guidance("referral-criteria", "containment")
 def test_a_concern_on_the_in_house_route_stops_deletion_and_its_deadline(
     definition: Definition,
 ) -> None:

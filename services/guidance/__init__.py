@@ -1,0 +1,1 @@
+"""Trace from the guidance's numbered steps to the default process, its scenarios and tests."""
