@@ -6,6 +6,8 @@ FROM node:20-slim AS assets
 WORKDIR /build
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
+# The studio's modeller (camunda-bpmn-js, dmn-js) and other bundles: esbuild, frontend/entries/*.js.
+COPY frontend frontend
 RUN npm run --silent build:assets
 
 FROM python:3.11-slim
@@ -27,6 +29,7 @@ COPY forms forms
 COPY services services
 COPY bpmn bpmn
 COPY --from=assets /build/services/web/static/govuk services/web/static/govuk
+COPY --from=assets /build/services/web/static/app/build services/web/static/app/build
 # Editable: templates and static files are served from /app, where they were copied.
 RUN pip install -e . \
     && mkdir -p /app/instance && chown safeguard:safeguard /app/instance

@@ -57,9 +57,8 @@ def test_a_label_changed_in_the_studio_reaches_the_report_form(
     # In the properties panel: the disclosure task's form field "disclosure_route", its label.
     page.click("[data-element-id=record_disclosure]")
     page.click(".bio-properties-panel-group-header:has-text('Form fields')")
-    page.click(
-        "[data-entry-id=record_disclosure-formField-1] .bio-properties-panel-collapsible-entry-header"
-    )
+    field = "[data-entry-id=record_disclosure-formField-1]"
+    page.click(f"{field} .bio-properties-panel-collapsible-entry-header")
     page.fill(LABEL_INPUT, NEW_LABEL)
     page.press(LABEL_INPUT, "Tab")
     seconds = save_and_wait(author, 2)
@@ -86,6 +85,16 @@ def test_a_label_changed_in_the_studio_reaches_the_report_form(
     published = approver.page.inner_text("#published")
     assert re.search(r"Version \d+ of sharing_nudes_response is published", published)
     approver.shot("studio-04-published")
+    number = re.search(r"Version (\d+)", published)
+    assert number is not None
+    # The version's page: the diagram with the change coloured, and the change in words.
+    approver.page.goto(f"/studio/processes/sharing_nudes_response/versions/{number.group(1)}")
+    approver.page.wait_for_selector(
+        "#studio-viewer .app-studio-changed-changed[data-element-id=record_disclosure]",
+        timeout=60_000,
+    )
+    assert NEW_LABEL in approver.page.inner_text("main")
+    approver.shot("studio-04b-version-diff")
     assert console_errors(approver) == []
 
     # Staff report a concern: the form asks with the new label.
