@@ -31,6 +31,8 @@ Each setting, its meaning and its default:
   SAFEGUARD_LOGIN_WINDOW_MINUTES before each attempt from it waits 30 s (people who have
   signed in from that address before are not held). Defaults: 20 and 15.
 - SAFEGUARD_PROXY_HOPS: how many proxies in front set X-Forwarded-For/-Proto. Default: 0.
+- SAFEGUARD_LOG_FORMAT: `json` (one JSON object per line, with the request id; no personal
+  data) or `text`. Applies to the gunicorn entry point. Default: json in production, else text.
 - SAFEGUARD_METRICS_TOKEN: when set, /metrics answers only requests carrying it as
   `Authorization: Bearer <token>`. Default: unset (open; it shows counts only).
 - SAFEGUARD_SCHEDULER_POLL_SECONDS: how often the timer scheduler looks for due timers (it
@@ -129,6 +131,7 @@ class Settings:
     migration_database_url: str | None = None  # the tables' owner; None: database_url
     environment: str = DEVELOPMENT  # PRODUCTION: Secure cookies by default, a real secret key
     metrics_token: str | None = None  # /metrics wants it as a bearer token when set
+    log_format: str = "text"  # "json": one JSON object per log line (services.web.request_log)
 
     @property
     def production(self) -> bool:
@@ -162,6 +165,7 @@ class Settings:
             secure_cookies=_flag(env, f"{PREFIX}SECURE_COOKIES", default=production),
             environment=environment,
             metrics_token=env.get(f"{PREFIX}METRICS_TOKEN") or None,
+            log_format=_log_format(env, production=production),
             session_idle_minutes=_count(env, f"{PREFIX}SESSION_IDLE_MINUTES", default=60, low=1),
             session_max_minutes=_count(env, f"{PREFIX}SESSION_MAX_MINUTES", default=600, low=1),
             login_max_failures=_count(env, f"{PREFIX}LOGIN_MAX_FAILURES", default=5, low=1),
@@ -179,6 +183,14 @@ class Settings:
             smtp=_smtp(env),
             sandbox_cpu_ms=_count(env, f"{PREFIX}SANDBOX_CPU_MS", default=1000, low=1),
         )
+
+
+def _log_format(env: Mapping[str, str], *, production: bool) -> str:
+    name = f"{PREFIX}LOG_FORMAT"
+    raw = (env.get(name) or "").strip().lower() or ("json" if production else "text")
+    if raw not in ("json", "text"):
+        raise SettingsInvalid(f"{name}={raw!r}: expected json or text")
+    return raw
 
 
 def _environment(env: Mapping[str, str], default: str) -> str:

@@ -14,7 +14,7 @@ from flask import Flask
 import forms
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings
-from services.web import assets, errors, health, ids, navigation, security
+from services.web import assets, errors, health, ids, navigation, request_log, security
 from services.web.admin import register_admin_pages
 from services.web.api import bp as api_bp
 from services.web.api.parsing import BoundedJSONProvider
@@ -74,3 +74,4 @@ def _register_areas(app: Flask, settings: Settings) -> None:
     register_studio(app)  # the process studio, with its link
     register_admin_pages(app)  # schools, people, invitations (issue 8), with its link
     health.init_app(app, settings)  # /healthz, /readyz, /metrics (issue 8)
+    request_log.init_app(app)  # a JSON line per request, with its id

@@ -15,6 +15,7 @@ from flask import Flask
 
 from services.config import PREFIX, PRODUCTION, Settings
 from services.web.app import create_app
+from services.web.request_log import use_json_logs
 
 
 def build_app() -> Flask:
@@ -25,7 +26,10 @@ def build_app() -> Flask:
             "web process (e.g. the output of `python -c 'import secrets; "
             "print(secrets.token_hex(32))'`)"
         )
-    return create_app(Settings.from_env(default_environment=PRODUCTION))
+    settings = Settings.from_env(default_environment=PRODUCTION)
+    if settings.log_format == "json":
+        use_json_logs()
+    return create_app(settings)
 
 
 app = build_app()
