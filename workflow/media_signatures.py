@@ -107,11 +107,26 @@ _ANYWHERE: tuple[tuple[bytes, int, bytes, MediaCategory, str], ...] = (
     (b"FLV\x01", 0, rb"FLV\x01[\x01\x04\x05]\x00\x00\x00\x09", "video", "Flash video (FLV)"),
     (b"0&\xb2u", 0, rb"0&\xb2u\x8ef\xcf\x11\xa6\xd9\x00\xaa\x00b\xcel", "video", "Windows Media"),
     (b"OggS", 0, rb"OggS.{20,60}\x80theora", "video", "Ogg video"),
+    (b"<svg", 0, rb"<svg[\s>:]", "image", "SVG"),
 )
+# The first bytes any check of sniff_signature can match (the rest of its checks look at the
+# ISO box type at offset 4): RIFF, EBML, BMP, transport stream, EMF, Ogg, Netpbm, and SVG after
+# white space, a byte-order mark or "<".
+_OPENING_BYTES = frozenset(
+    {prefix[0] for prefix, _, _ in _PREFIXES} | set(b"R\x1aBG\x01OP<\xef\xfe\xff \t\r\n")
+)
+_ISO_BOXES = _QUICKTIME_ATOMS | {b"ftyp"}
 _ANYWHERE_CHECKS = tuple(
     (anchor, offset, re.compile(pattern, re.DOTALL), MediaKind(category, name))
     for anchor, offset, pattern, category, name in _ANYWHERE
 )
+
+
+def could_open_media(content: bytes) -> bool:
+    """A cheap first look: False means sniff_signature would find nothing in these bytes."""
+    if not content:
+        return False
+    return content[0] in _OPENING_BYTES or content[4:8] in _ISO_BOXES
 
 
 def sniff_signature(content: bytes) -> MediaKind | None:

@@ -22,6 +22,7 @@ from itertools import islice
 from workflow.media_signatures import (
     WEAK_PREFIXES,
     MediaKind,
+    could_open_media,
     find_signature_anywhere,
     sniff_signature,
 )
@@ -32,7 +33,10 @@ NO_IMAGERY_IN_TEXT = (
 )
 MIN_RUN = 48  # base64 characters (36 bytes); hex runs need twice as many digits
 _MAX_ROUNDS = 3  # rounds of unescaping (an entity inside a %-escape inside an entity ...)
-_PREFIX_CHARS = 4096  # how much of a run is decoded to read its opening signature
+_PREFIX_CHARS = 512  # how much of a run is decoded to read its opening signature (384 bytes)
+# Runs long enough to hold other bytes and then a picture worth hiding (192 bytes) are searched
+# throughout; shorter ones only from their start (at each of the four alignments).
+_ANYWHERE_RUN = 256
 _MAX_DATA_URIS = 5_000
 _PAYLOAD_CHARS = 512  # how much of a data: address is decoded (signatures need < 400 bytes)
 _B64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-="
@@ -66,6 +70,7 @@ _ARCHIVES = (
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "Zstandard"),
 )
+_ARCHIVE_FIRST_BYTES = frozenset(prefix[:1] for prefix, _ in _ARCHIVES)
 _HEX_BYTES = {f"{value:02x}".encode(): bytes([value]) for value in range(256)}
 _NON_ASCII = re.compile("[\x80-\xff]")
 _DATA_URI = re.compile(
@@ -130,10 +135,11 @@ def _strong(decoded: bytes) -> MediaKind | str | None:
 
     Signatures too short to mean anything by chance are ignored.
     """
-    for prefix, name in _ARCHIVES:
-        if decoded.startswith(prefix):
-            return f"a compressed archive ({name}), which may hold pictures,"
-    if decoded.startswith(WEAK_PREFIXES):
+    if decoded[:1] in _ARCHIVE_FIRST_BYTES:
+        for prefix, name in _ARCHIVES:
+            if decoded.startswith(prefix):
+                return f"a compressed archive ({name}), which may hold pictures,"
+    if decoded.startswith(WEAK_PREFIXES) or not could_open_media(decoded):
         return None
     return sniff_signature(decoded)
 
@@ -177,13 +183,18 @@ def _written_tight(view: bytes, match: re.Match[bytes]) -> bool:
 
 def _base64_run(view: bytes) -> str | None:
     mask = view.translate(_B64_MASK)
+    seen: set[bytes] = set()  # the same token pasted again (a reference, a link) is checked once
     position = mask.find(_B64_WINDOW)
     while position >= 0:
         match = _B64_RUN.match(mask, position)
         end = match.end() if match else position + len(_B64_WINDOW)
-        found = _check_base64(view[position:end])
-        if found is not None:
-            return found
+        run = view[position:end]
+        if run not in seen:
+            found = _check_base64(run)
+            if found is not None:
+                return found
+            if len(run) <= _PREFIX_CHARS:
+                seen.add(run)
         position = mask.find(_B64_WINDOW, end)
     return None
 
@@ -195,7 +206,8 @@ def _check_base64(run: bytes, nested: bool = False) -> str | None:
     kind: MediaKind | str | None = None
     for offset in range(4):  # a picture after other bytes sits at one of four alignments
         kind = kind or _strong(_base64_decode(compact[offset : offset + _PREFIX_CHARS]))
-        kind = kind or find_signature_anywhere(_base64_decode(compact[offset:]))
+        if len(compact) >= _ANYWHERE_RUN:
+            kind = kind or find_signature_anywhere(_base64_decode(compact[offset:]))
     found = _described(kind, "written as base64")
     decoded = _base64_decode(compact)
     if found is None and not nested and not decoded[:64].translate(None, _B64):
