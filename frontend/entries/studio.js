@@ -21,7 +21,8 @@ import "dmn-js/dist/assets/dmn-font/css/dmn.css";
 import "./studio.css";
 
 import BpmnModeler from "camunda-bpmn-js/lib/camunda-platform/Modeler";
+import BpmnViewer from "camunda-bpmn-js/lib/camunda-platform/NavigatedViewer";
 import DmnModeler from "dmn-js/lib/Modeler";
 import { startStudio } from "../studio/page.js";
 
-startStudio({ BpmnModeler, DmnModeler });
+startStudio({ BpmnModeler, BpmnViewer, DmnModeler });

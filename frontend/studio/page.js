@@ -16,7 +16,7 @@ function readJson(id) {
   return block ? JSON.parse(block.textContent) : null;
 }
 
-export function startStudio({ BpmnModeler, DmnModeler }) {
+export function startStudio({ BpmnModeler, BpmnViewer, DmnModeler }) {
   const root = document.getElementById("studio");
   if (root) {
     new DraftPage(root, BpmnModeler, DmnModeler).start();
@@ -24,13 +24,13 @@ export function startStudio({ BpmnModeler, DmnModeler }) {
   }
   const version = readJson("studio-version");
   const viewer = document.getElementById("studio-viewer");
-  if (version && viewer) showVersion(viewer, version, BpmnModeler);
+  if (version && viewer) showVersion(viewer, version, BpmnViewer);
 }
 
-async function showVersion(container, version, BpmnModeler) {
+async function showVersion(container, version, BpmnViewer) {
   const name = Object.keys(version.files).find((n) => n.endsWith(".bpmn"));
   if (!name) return;
-  const modeler = new BpmnModeler({ container });
+  const modeler = new BpmnViewer({ container });
   await modeler.importXML(version.files[name]);
   modeler.get("canvas").zoom("fit-viewport");
   markChanges(modeler, version.marks || {});

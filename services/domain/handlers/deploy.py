@@ -75,9 +75,10 @@ def _statutory_gate(process_id: str, command: DeployDefinitions, deps: Dependenc
     scenarios = [s for s in scenarios_for(process_id, NO_LOCAL_DIR) if s.statutory]
     check, _ = check_draft(command.files, scenarios, TASK_ROLES, deps.calendar)
     failed = [s for s in check.scenarios if not s.passed]
+    bpmn = next((f.name for f in command.files if f.name.endswith(".bpmn")), "")
     problems = list(check.problems) + [
         DiagramProblem(
-            "",
+            bpmn,
             None,
             s.element_ids[0] if s.element_ids else "",
             f"statutory scenario {s.name!r} failed: expected {s.expected}; the files took "
