@@ -33,6 +33,14 @@ Each setting, its meaning and its default:
 - SAFEGUARD_PROXY_HOPS: how many proxies in front set X-Forwarded-For/-Proto. Default: 0.
 - SAFEGUARD_LOG_FORMAT: `json` (one JSON object per line, with the request id; no personal
   data) or `text`. Applies to the gunicorn entry point. Default: json in production, else text.
+- SAFEGUARD_OIDC_ISSUER, SAFEGUARD_OIDC_CLIENT_ID, SAFEGUARD_OIDC_CLIENT_SECRET: single sign-on
+  with an OpenID Connect provider (e.g. https://login.microsoftonline.com/<tenant>/v2.0 or
+  https://accounts.google.com); people are matched to their accounts by verified email. Its
+  redirect URI is SAFEGUARD_BASE_URL + /sign-in/sso/callback. Default: unset (no SSO).
+- SAFEGUARD_OIDC_NAME: the provider's name on the sign-in page. Default: "your organisation's
+  account".
+- SAFEGUARD_OIDC_TRUST_MFA: `true` to accept the provider's second factor (an `amr` claim of
+  mfa, otp, hwk, swk or fido) instead of asking for our code. Default: false.
 - SAFEGUARD_METRICS_TOKEN: when set, /metrics answers only requests carrying it as
   `Authorization: Bearer <token>`. Default: unset (open; it shows counts only).
 - SAFEGUARD_SCHEDULER_POLL_SECONDS: how often the timer scheduler looks for due timers (it
@@ -106,6 +114,24 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class OidcSettings:
+    """Single sign-on with one OpenID Connect provider (Microsoft Entra ID, Google Workspace)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str
+    name: str = "your organisation's account"  # on the sign-in button
+    trust_mfa: bool = False  # a second factor at the provider (amr claim) counts as ours
+
+    def __repr__(self) -> str:
+        # Settings get logged and shown in tracebacks: never the secret.
+        return (
+            f"OidcSettings(issuer={self.issuer!r}, client_id={self.client_id!r}, "
+            f"client_secret='***', name={self.name!r}, trust_mfa={self.trust_mfa})"
+        )
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the composition root needs to build the app and its processes."""
 
@@ -132,6 +158,7 @@ class Settings:
     environment: str = DEVELOPMENT  # PRODUCTION: Secure cookies by default, a real secret key
     metrics_token: str | None = None  # /metrics wants it as a bearer token when set
     log_format: str = "text"  # "json": one JSON object per log line (services.web.request_log)
+    oidc: OidcSettings | None = None  # None: no single sign-on
 
     @property
     def production(self) -> bool:
@@ -166,6 +193,7 @@ class Settings:
             environment=environment,
             metrics_token=env.get(f"{PREFIX}METRICS_TOKEN") or None,
             log_format=_log_format(env, production=production),
+            oidc=_oidc(env),
             session_idle_minutes=_count(env, f"{PREFIX}SESSION_IDLE_MINUTES", default=60, low=1),
             session_max_minutes=_count(env, f"{PREFIX}SESSION_MAX_MINUTES", default=600, low=1),
             login_max_failures=_count(env, f"{PREFIX}LOGIN_MAX_FAILURES", default=5, low=1),
@@ -183,6 +211,28 @@ class Settings:
             smtp=_smtp(env),
             sandbox_cpu_ms=_count(env, f"{PREFIX}SANDBOX_CPU_MS", default=1000, low=1),
         )
+
+
+def _oidc(env: Mapping[str, str]) -> OidcSettings | None:
+    issuer = (env.get(f"{PREFIX}OIDC_ISSUER") or "").strip().rstrip("/")
+    if not issuer:
+        return None
+    client_id = (env.get(f"{PREFIX}OIDC_CLIENT_ID") or "").strip()
+    client_secret = env.get(f"{PREFIX}OIDC_CLIENT_SECRET") or ""
+    if not client_id or not client_secret:
+        raise SettingsInvalid(
+            f"{PREFIX}OIDC_CLIENT_ID and {PREFIX}OIDC_CLIENT_SECRET: set both with "
+            f"{PREFIX}OIDC_ISSUER (the app's registration at the identity provider)"
+        )
+    if not issuer.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        raise SettingsInvalid(f"{PREFIX}OIDC_ISSUER={issuer!r}: use an https:// address")
+    return OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=client_secret,
+        name=(env.get(f"{PREFIX}OIDC_NAME") or "").strip() or "your organisation's account",
+        trust_mfa=_flag(env, f"{PREFIX}OIDC_TRUST_MFA", default=False),
+    )
 
 
 def _log_format(env: Mapping[str, str], *, production: bool) -> str:

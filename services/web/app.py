@@ -19,6 +19,7 @@ from services.web.admin import register_admin_pages
 from services.web.api import bp as api_bp
 from services.web.api.parsing import BoundedJSONProvider
 from services.web.auth import bp as auth_bp
+from services.web.auth.sso import init_sso
 from services.web.cases import register_incident_list
 from services.web.children import register_children_pages
 from services.web.extensions import csrf, init_runtime
@@ -75,3 +76,4 @@ def _register_areas(app: Flask, settings: Settings) -> None:
     register_admin_pages(app)  # schools, people, invitations (issue 8), with its link
     health.init_app(app, settings)  # /healthz, /readyz, /metrics (issue 8)
     request_log.init_app(app)  # a JSON line per request, with its id
+    init_sso(app, settings.oidc)  # OpenID Connect single sign-on, when configured

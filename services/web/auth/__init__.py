@@ -8,6 +8,7 @@ For other areas:
 """
 
 from services.web.auth import account_views as _account_views  # noqa: F401  # its routes, on bp
+from services.web.auth import sso as _sso  # noqa: F401  # its routes, on bp
 from services.web.auth.identity import (
     SchoolRoles,
     SignedInUser,
