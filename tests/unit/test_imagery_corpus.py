@@ -28,6 +28,7 @@ from tests.unit.imagery_corpus import (
     encoded,
     pictures,
 )
+from workflow import text_imagery
 from workflow.errors import TaskDataInvalid
 from workflow.formdata import validate_submission
 from workflow.lint import lint_bundle
@@ -180,3 +181,33 @@ def test_a_diagram_holding_a_picture_fails_its_lint_at_the_element() -> None:
     assert "never holds a picture" in problems[0].message
     clean = SourceFile("minimal_ok.bpmn", diagram.encode())
     assert lint_bundle([(clean, parse_xml(clean))]) == []
+
+
+ADVERSARIAL = {
+    "base64 everywhere": base64.b64encode(random.Random(1).randbytes(750_000)).decode(),
+    "short distinct runs": ".".join(f"{i:064d}" for i in range(15_000)),
+    "data: flood": "data:," * 160_000,
+    "nested escapes": "%25" * 330_000,
+    "entities": "&amp;" * 200_000,
+    "hex everywhere": random.Random(2).randbytes(500_000).hex(),
+    "one long run": "A" * 1_000_000,
+}
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_the_work_grows_in_step_with_the_text(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counted in bytes decoded and searched, not in seconds: a bound that holds on any machine.
+    work = [0]
+
+    def counted(function: Any) -> Any:
+        def wrapper(data: bytes, *args: Any, **kwargs: Any) -> Any:
+            work[0] += len(data)
+            return function(data, *args, **kwargs)
+
+        return wrapper
+
+    for name_ in ("_base64_decode", "find_signature_anywhere", "_strong", "sniff_signature"):
+        monkeypatch.setattr(text_imagery, name_, counted(getattr(text_imagery, name_)))
+    text = ADVERSARIAL[name]
+    assert find_imagery(text) is None
+    assert work[0] <= 16 * len(text), (work[0], len(text))
