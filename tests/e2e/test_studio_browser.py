@@ -126,6 +126,10 @@ def test_a_draft_without_the_adult_referral_is_blocked_with_the_scenario_named(
     marker.click()  # selects the element it marks
     assert page.locator(".djs-element.selected[data-element-id=risk_assessment]").count() == 1
     author.shot("studio-06-adult-referral-removed-blocked")
+    # The decision table opens in dmn-js beside the diagram.
+    page.click("[data-file='immediate-referral.dmn']")
+    page.wait_for_selector("#dmn-canvas .djs-container, #dmn-canvas .tjs-container")
+    author.shot("studio-06b-decision-table")
     assert console_errors(author) == []
 
     # A second admin cannot approve it: the page says which scenario fails.

@@ -13,6 +13,7 @@ from workflow.definition import load_definition
 from workflow.draft_check import DraftCheck, check_draft
 from workflow.errors import DefinitionInvalid, DiagramProblem
 from workflow.model import SourceFile
+from workflow.process_diff import changed_ids, diff_files
 from workflow.scenario_check import Scenario
 from workflow.xml_safety import parse_xml
 
@@ -222,3 +223,33 @@ def test_an_entity_declaration_in_utf16_is_still_refused() -> None:
     with pytest.raises(DefinitionInvalid) as refused:
         parse_xml(SourceFile("bomb.bpmn", bomb.encode("utf-16")))
     assert "DOCTYPE/entity declarations are not allowed" in refused.value.problems[0].message
+
+
+def test_the_diff_says_in_words_what_changed() -> None:
+    old = draft()
+    text = BPMN.read_text().replace('label="Why not?"', 'label="Why not, briefly?"')
+    text = text.replace("immediate_referral == True", "immediate_referral is True")
+    text = text.replace("camunda:dueDate=\"'P1D'\"", "camunda:dueDate=\"'P2D'\"", 1)
+    new = [SourceFile(BPMN.name, text.encode()), SourceFile(DMN.name, DMN.read_bytes())]
+    changes = {c.text for c in diff_files(old, new)}
+    assert (
+        "changed condition of flow_gw_immediate_referral_to_join_referral: "
+        "immediate_referral == True → immediate_referral is True"
+    ) in changes
+    assert "changed due date of initial_review: 'P1D' → 'P2D'" in changes
+    assert any("'Why not?'" in c and "'Why not, briefly?'" in c for c in changes)
+    assert len(changes) == 3
+    marks = changed_ids(diff_files(old, new))
+    assert marks["initial_review"] == "changed"
+
+
+def test_the_diff_names_added_and_removed_elements_and_dmn_rules() -> None:
+    text = BPMN.read_text().replace('name="Assess the risks"', 'name="Assess risks"')
+    dmn = DMN.read_text()
+    rule = re.search(r"<rule id=\"([^\"]+)\">", dmn)
+    assert rule is not None
+    dmn_without = re.sub(rf'<rule id="{rule.group(1)}">.*?</rule>', "", dmn, count=1, flags=re.S)
+    new = [SourceFile(BPMN.name, text.encode()), SourceFile(DMN.name, dmn_without.encode())]
+    kinds = {(c.kind, c.element_id) for c in diff_files(draft(), new)}
+    assert ("changed", "risk_assessment") in kinds
+    assert ("removed", rule.group(1)) in kinds
