@@ -37,6 +37,7 @@ _ARCHIVES = (
 )
 _ARCHIVES_ANYWHERE = (b"PK\x03\x04", b"7z\xbc\xaf\x27\x1c", b"Rar!\x1a\x07")
 _TEXT_ENDINGS = (".xml", ".rels", ".vml", ".txt", ".html", ".htm", ".svg", ".json")
+_DESCRIPTOR_SIZES = {12, 16, 20, 24}  # CRC and sizes (4 or 8 bytes each), with or without PK78
 _LOCAL_HEADER = struct.Struct("<4s22xHH")  # signature ... file name length, extra length
 
 
@@ -64,19 +65,21 @@ def package_problem(content: bytes) -> str | None:
 
 def _check_layout(content: bytes, archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
     """Every byte belongs to an entry or the index: nothing hides between or after them."""
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    index_at = int(getattr(archive, "start_dir", -1))
+    starts = [info.header_offset for info in ordered[1:]] + [index_at]
     position = 0
-    for info in sorted(infos, key=lambda i: i.header_offset):
+    for info, next_start in zip(ordered, starts, strict=True):
         if info.header_offset != position:
             raise _Refused("data outside its parts")
         signature, name_length, extra_length = _LOCAL_HEADER.unpack_from(content, position)
         if signature != b"PK\x03\x04":
             raise _Refused("data outside its parts")
         position += _LOCAL_HEADER.size + name_length + extra_length + info.compress_size
-        if info.flag_bits & 0x08:  # sizes follow the data, with or without a signature
-            descriptor = 24 if info.file_size >= 0xFFFFFFFF else 16
-            has_signature = content[position : position + 4] == b"PK\x07\x08"
-            position += descriptor if has_signature else descriptor - 4
-    index_at = getattr(archive, "start_dir", position)
+        if info.flag_bits & 0x08:  # sizes follow the data: 12 to 24 bytes, too few to hide in
+            if next_start - position not in _DESCRIPTOR_SIZES:
+                raise _Refused("data outside its parts")
+            position = next_start
     end_at = len(content) - 22 - len(archive.comment)
     if index_at != position or content[end_at : end_at + 4] != b"PK\x05\x06":
         raise _Refused("data outside its parts")

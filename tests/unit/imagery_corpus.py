@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
@@ -350,6 +351,30 @@ def zipped(entries: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> byt
     return buffer.getvalue()
 
 
+class _Unseekable(io.RawIOBase):
+    """A stream zipfile cannot seek back in, so it writes sizes after the data (descriptors)."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.written += data
+        return len(data)
+
+
+def streamed(entries: dict[str, bytes], *, zip64: bool = False) -> bytes:
+    """A ZIP package written as a stream, as LibreOffice and many tools do."""
+    out = _Unseekable()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in entries.items():
+            with archive.open(name, "w", force_zip64=zip64) as entry:
+                entry.write(content)
+    return bytes(out.written)
+
+
 def docx(**more: bytes) -> bytes:
     """A Word document with `more` parts."""
     return zipped(docx_entries(**more))
@@ -606,6 +631,10 @@ def document_cases() -> list[Case]:
         "DOCX with a thumbnail": ("letter.docx", docx(**{"docProps/thumbnail.jpeg": jpeg})),
         "DOCX with a JPEG between its entries": ("letter.docx", docx_with_junk_between_entries()),
         "DOCX with a JPEG after its end": ("letter.docx", docx() + jpeg),
+        "DOCX streamed, with a JPEG inside an XML part": (
+            "letter.docx",
+            streamed(docx_entries(**{"word/a.xml": b"<a/>" + b" " * 64 + jpeg})),
+        ),
         "DOCX with a data URI in its text": (
             "letter.docx",
             docx(**{"word/document.xml": document_xml(html.escape(data_uri(jpeg)))}),
@@ -652,6 +681,8 @@ def document_cases() -> list[Case]:
             zipped(docx_entries(), zipfile.ZIP_STORED),
         ),
         "ODT": ("letter.odt", odt()),
+        "DOCX written as a stream": ("letter.docx", streamed(docx_entries())),
+        "DOCX written as a ZIP64 stream": ("letter.docx", streamed(docx_entries(), zip64=True)),
         "text": ("notes.txt", "\n".join(CLEAN_TEXTS.values()).encode()),
         "text in UTF-16": ("notes.txt", "\n".join(CLEAN_TEXTS.values()).encode("utf-16")),
         "text in Windows-1252": ("notes.txt", CLEAN_TEXTS["prose"].encode("cp1252")),
