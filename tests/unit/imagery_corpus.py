@@ -645,6 +645,14 @@ def document_cases() -> list[Case]:
         ),
         "DOCX with a broken checksum": ("letter.docx", docx_with_bad_crc()),
         "text with a data URI in UTF-16": ("notes.txt", data_uri(jpeg).encode("utf-16")),
+        "text with a data URI in UTF-16 big-endian": (
+            "notes.txt",
+            b"\xfe\xff" + data_uri(jpeg).encode("utf-16-be"),
+        ),
+        "text with a data URI in UTF-16 without a BOM": (
+            "notes.txt",
+            data_uri(jpeg).encode("utf-16-le"),
+        ),
         "text with a URL-encoded data URI": (
             "notes.txt",
             urllib.parse.quote(data_uri(jpeg)).encode(),
