@@ -9,6 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.column_types import UTCDateTime, utcnow
 from services.db.models.base import Base, in_list
+from services.db.models.cases import CaseAnswer
+from services.db.models.incidents import HumanTask, Incident
 
 CHILD_ROLES = ("pictured", "shared", "received", "disclosed")
 TRANSFER_STATES = ("sent", "received")
@@ -84,3 +86,27 @@ class RetentionPolicy(Base):
 
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id"), primary_key=True)
     years_after_birth: Mapped[int] = mapped_column(Integer, default=DEFAULT_RETENTION_YEARS)
+
+
+# Indexes the reports read through (migration 0012). SQLite keeps an incident's engine state
+# inside its row, before created_at: without (id, school_id, created_at) every join to an
+# incident would read its whole state to reach the date. The other two find one step's tasks
+# and answers without scanning every task and answer.
+Index(
+    "ix_incidents_id_school_id_created_at",
+    Incident.__table__.c.id,
+    Incident.__table__.c.school_id,
+    Incident.__table__.c.created_at,
+)
+Index(
+    "ix_human_tasks_bpmn_id_incident_id_state",
+    HumanTask.__table__.c.bpmn_id,
+    HumanTask.__table__.c.incident_id,
+    HumanTask.__table__.c.state,
+)
+Index(
+    "ix_case_answers_bpmn_id_incident_id_id",
+    CaseAnswer.__table__.c.bpmn_id,
+    CaseAnswer.__table__.c.incident_id,
+    CaseAnswer.__table__.c.id,
+)

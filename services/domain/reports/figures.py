@@ -7,10 +7,10 @@ deleted incidents are gone from the tables and so from the figures. Months are U
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Float, Select, String, and_, case, func, select
+from sqlalchemy import ColumnElement, Float, String, and_, case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
@@ -50,37 +50,28 @@ class Period:
 
 
 def count_figures(session: Session, period: Period, now: datetime) -> Figures:
-    """Every figure of the dashboard for the period."""
+    """Every figure of the dashboard for the period (five queries)."""
     dialect = session.get_bind().dialect.name
-    status = _by_status(session, period)
+    shape = _shape(session, period, dialect)
     reviews = _reviews(session, period, dialect)
-    parents = _parents(session, period)
+    answers = _answers(session, period)
     return Figures(
-        incidents=sum(status.values()),
-        by_status=status,
-        per_month=_per_month(session, period, dialect),
-        by_route=_by_route(session, period),
-        by_criterion=_by_criterion(session, period),
+        incidents=sum(shape["status"].values()),
+        by_status=dict(shape["status"]),
+        per_month=sorted(shape["month"].items()),
+        by_route=dict(shape["route"]),
+        by_criterion={name: shape["criteria"].get(name, 0) for name in CRITERIA},
         review_hours=reviews[0],
         reviews_on_time=reviews[1],
         reviews_waiting=reviews[2],
         overdue_by_step=_overdue(session, period, now),
-        parents_informed=parents[0],
-        parents_not_informed=parents[1],
-        parents_not_informed_with_reason=parents[2],
-        police_outcomes=_police_outcomes(session, period),
-        deletion=_deletion(session, period),
+        parents_informed=answers["parents"].get("informed", 0),
+        parents_not_informed=answers["parents"].get("not_informed", 0),
+        parents_not_informed_with_reason=answers["parents"].get("with_reason", 0),
+        police_outcomes=dict(answers["police"]),
+        deletion=_deletion(session, period, answers["deletion"]),
         repeat_children=_repeat_children(session, period),
     )
-
-
-def _counted(session: Session, query: Executable) -> dict[str, int]:
-    return {str(key): int(count) for key, count in session.execute(query)}
-
-
-def _by_status(session: Session, period: Period) -> dict[str, int]:
-    query = select(Incident.status, func.count()).where(period.where()).group_by(Incident.status)
-    return _counted(session, query)
 
 
 def _month_of(dialect: str) -> ColumnElement[str]:
@@ -90,30 +81,28 @@ def _month_of(dialect: str) -> ColumnElement[str]:
     return func.substr(Incident.created_at, 1, 7, type_=String)  # SQLite keeps UTC text
 
 
-def _per_month(session: Session, period: Period, dialect: str) -> list[tuple[str, int]]:
+def _shape(session: Session, period: Period, dialect: str) -> dict[str, Counter[str]]:
+    # One pass: month, status, route and criteria of every incident, counted by the database.
     month = _month_of(dialect).label("month")
-    query = select(month, func.count()).where(period.where()).group_by(month).order_by(month)
-    return [(str(m), int(n)) for m, n in session.execute(query)]
-
-
-def _by_route(session: Session, period: Period) -> dict[str, int]:
-    route = func.coalesce(IncidentCaseFacts.route, "undecided")
+    route = func.coalesce(IncidentCaseFacts.route, "undecided").label("route")
+    criteria = func.coalesce(IncidentCaseFacts.referral_criteria, "").label("criteria")
     query = (
-        select(route, func.count())
+        select(month, Incident.status, route, criteria, func.count())
         .select_from(Incident)
         .outerjoin(IncidentCaseFacts, IncidentCaseFacts.incident_id == Incident.id)
         .where(period.where())
-        .group_by(route)
+        .group_by(month, Incident.status, route, criteria)
     )
-    return _counted(session, query)
-
-
-def _by_criterion(session: Session, period: Period) -> dict[str, int]:
-    column = IncidentCaseFacts.referral_criteria
-    sums = [func.sum(case((column.like(f"%,{name},%"), 1), else_=0)) for name in CRITERIA]
-    query = select(*sums).join(Incident, Incident.id == IncidentCaseFacts.incident_id)
-    row = session.execute(query.where(period.where())).one()
-    return {name: int(value or 0) for name, value in zip(CRITERIA, row, strict=True)}
+    counted: dict[str, Counter[str]] = {key: Counter() for key in ("month", "status", "route")}
+    counted["criteria"] = Counter()
+    for month_, status, route_, criteria_, count in session.execute(query):
+        counted["month"][str(month_)] += count
+        counted["status"][str(status)] += count
+        counted["route"][str(route_)] += count
+        for name in str(criteria_).strip(",").split(","):
+            if name:
+                counted["criteria"][name] += count
+    return counted
 
 
 def _hours_between(dialect: str) -> ColumnElement[float]:
@@ -127,66 +116,104 @@ def _hours_between(dialect: str) -> ColumnElement[float]:
 def _reviews(session: Session, period: Period, dialect: str) -> tuple[list[float], int, int]:
     # The initial review's due time is one school day after the disclosure (the BPMN's P1D on
     # the school-day calendar), so "on time" is completed_at <= due_at.
-    base = (
-        select()
-        .select_from(HumanTask)
+    on_time = case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0)
+    query = (
+        select(HumanTask.state, _hours_between(dialect), on_time)
         .join(Incident, Incident.id == HumanTask.incident_id)
         .where(period.where(), HumanTask.bpmn_id == REVIEW_STEP)
     )
-    done = base.where(HumanTask.state == "completed")
-    hours = sorted(float(h) for h in session.scalars(done.add_columns(_hours_between(dialect))))
-    on_time_column = func.sum(case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0))
-    on_time = session.scalar(done.add_columns(on_time_column)) or 0
-    waiting = session.scalar(base.where(HumanTask.state == "ready").add_columns(func.count()))
-    return hours, int(on_time), int(waiting or 0)
+    hours: list[float] = []
+    in_time = waiting = 0
+    for state, taken, punctual in session.execute(query):
+        if state == "completed" and taken is not None:
+            hours.append(float(taken))
+            in_time += int(punctual or 0)
+        elif state == "ready":
+            waiting += 1
+    return sorted(hours), in_time, waiting
 
 
 def _overdue(session: Session, period: Period, now: datetime) -> dict[str, int]:
+    # From the (small) ready tasks of the schools, through their partial index, then to their
+    # incidents: starting from the incidents would read every task of every incident.
+    ready = (
+        select(HumanTask.name, HumanTask.incident_id)
+        .where(
+            HumanTask.school_id.in_(period.school_ids),
+            HumanTask.state == "ready",
+            HumanTask.due_at < now,
+        )
+        .subquery()
+    )
     query = (
-        select(HumanTask.name, func.count())
-        .join(Incident, Incident.id == HumanTask.incident_id)
-        .where(period.where(), HumanTask.state == "ready", HumanTask.due_at < now)
-        .group_by(HumanTask.name)
-        .order_by(func.count().desc(), HumanTask.name)
+        select(ready.c.name, func.count())
+        .select_from(ready)
+        .join(Incident, Incident.id == ready.c.incident_id)
+        .where(period.where())
+        .group_by(ready.c.name)
+        .order_by(func.count().desc(), ready.c.name)
     )
     return _counted(session, query)
 
 
-def _latest_answers(period: Period, bpmn_id: str) -> Select[Any]:
-    # The answers that stand: the last completion or correction of the step per incident.
-    return (
-        select(func.max(CaseAnswer.id))
+def _counted(session: Session, query: Executable) -> dict[str, int]:
+    return {str(key): int(count) for key, count in session.execute(query)}
+
+
+def _answers(session: Session, period: Period) -> dict[str, Counter[str]]:
+    # The answers that stand (the last completion or correction of each step per incident) of
+    # the three steps the dashboard reads, in one pass.
+    latest = (
+        select(func.max(CaseAnswer.id).label("id"))
         .join(Incident, Incident.id == CaseAnswer.incident_id)
-        .where(period.where(), CaseAnswer.bpmn_id == bpmn_id)
-        .group_by(CaseAnswer.incident_id)
+        .where(period.where(), CaseAnswer.bpmn_id.in_((PARENTS_STEP, OUTCOME_STEP, DELETION_STEP)))
+        .group_by(CaseAnswer.incident_id, CaseAnswer.bpmn_id)
+        .subquery()
     )
-
-
-def _parents(session: Session, period: Period) -> tuple[int, int, int]:
-    inform = CaseAnswer.answers["inform_parents"].as_boolean()
-    reason = func.trim(
-        func.coalesce(CaseAnswer.answers["parents_not_informed_reason"].as_string(), "")
-    )
-    query = select(
-        func.sum(case((inform.is_(True), 1), else_=0)),
-        func.sum(case((inform.is_(False), 1), else_=0)),
-        func.sum(case((and_(inform.is_(False), reason != ""), 1), else_=0)),
-    ).where(CaseAnswer.id.in_(_latest_answers(period, PARENTS_STEP)))
-    informed, not_informed, with_reason = session.execute(query).one()
-    return int(informed or 0), int(not_informed or 0), int(with_reason or 0)
-
-
-def _police_outcomes(session: Session, period: Period) -> dict[str, int]:
-    outcome = func.coalesce(CaseAnswer.answers["police_outcome"].as_string(), "not_recorded")
+    answers, step = CaseAnswer.answers, CaseAnswer.bpmn_id
+    reason = func.trim(func.coalesce(answers["parents_not_informed_reason"].as_string(), ""))
+    # One JSON read per answer (two for parents): each row is read for its own step's field.
+    value = case(
+        (step == PARENTS_STEP, answers["inform_parents"].as_string()),
+        (step == OUTCOME_STEP, answers["police_outcome"].as_string()),
+        else_=answers["deletion_confirmed"].as_string(),
+    ).label("value")
+    has_reason = case((and_(step == PARENTS_STEP, reason != ""), 1), else_=0).label("has_reason")
     query = (
-        select(outcome, func.count())
-        .where(CaseAnswer.id.in_(_latest_answers(period, OUTCOME_STEP)))
-        .group_by(outcome)
+        select(step, value, has_reason, func.count())
+        .select_from(latest)
+        .join(CaseAnswer, CaseAnswer.id == latest.c.id)
+        .group_by(step, value, has_reason)
     )
-    return _counted(session, query)
+    found: dict[str, Counter[str]] = {
+        "parents": Counter(),
+        "police": Counter(),
+        "deletion": Counter(),
+    }
+    for bpmn_id, raw, with_reason, count in session.execute(query):
+        if bpmn_id == OUTCOME_STEP:
+            found["police"][str(raw) if raw else "not_recorded"] += count
+            continue
+        answer = _yes_no(raw)
+        if bpmn_id == PARENTS_STEP and answer is not None:
+            found["parents"]["informed" if answer else "not_informed"] += count
+            found["parents"]["with_reason"] += count if with_reason and not answer else 0
+        elif bpmn_id == DELETION_STEP and answer is not None:
+            found["deletion"]["confirmed_by_deadline" if answer else "not_confirmed"] += count
+    return found
 
 
-def _deletion(session: Session, period: Period) -> dict[str, int]:
+def _yes_no(raw: object) -> bool | None:
+    # A JSON boolean as each database hands it back as text: "true"/"false" or 1/0.
+    text_value = str(raw).strip().lower() if raw is not None else ""
+    if text_value in ("true", "1"):
+        return True
+    if text_value in ("false", "0"):
+        return False
+    return None
+
+
+def _deletion(session: Session, period: Period, answered: Counter[str]) -> dict[str, int]:
     # confirm_deletion waits for the children's confirmation; its boundary timer cancels it
     # when the deadline passes (the incident then goes to referral).
     states = _counted(
@@ -196,16 +223,9 @@ def _deletion(session: Session, period: Period) -> dict[str, int]:
         .where(period.where(), HumanTask.bpmn_id == DELETION_STEP)
         .group_by(HumanTask.state),
     )
-    confirmed = CaseAnswer.answers["deletion_confirmed"].as_boolean()
-    yes, no = session.execute(
-        select(
-            func.sum(case((confirmed.is_(True), 1), else_=0)),
-            func.sum(case((confirmed.is_(False), 1), else_=0)),
-        ).where(CaseAnswer.id.in_(_latest_answers(period, DELETION_STEP)))
-    ).one()
     return {
-        "confirmed_by_deadline": int(yes or 0),
-        "not_confirmed": int(no or 0),
+        "confirmed_by_deadline": answered.get("confirmed_by_deadline", 0),
+        "not_confirmed": answered.get("not_confirmed", 0),
         "deadline_passed": states.get("cancelled", 0),
         "waiting": states.get("ready", 0),
     }

@@ -11,6 +11,7 @@ Create Date: 2026-12-03
 - `incident_parties`: adults involved, kept in the case tables only.
 - `file_transfers`: a child protection file sent to another school and its receipt.
 - `incident_retention` (keep decisions, legal holds) and `retention_policies` (years per school).
+- Three indexes the reports read through, on incidents, human_tasks and case_answers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,18 @@ revision: str = "0012"
 down_revision: str | None = "0011"
 branch_labels: str | None = None
 depends_on: str | None = None
+
+
+# What the reports read through (see services/db/models/children.py).
+REPORT_INDEXES = (
+    ("ix_incidents_id_school_id_created_at", "incidents", ["id", "school_id", "created_at"]),
+    (
+        "ix_human_tasks_bpmn_id_incident_id_state",
+        "human_tasks",
+        ["bpmn_id", "incident_id", "state"],
+    ),
+    ("ix_case_answers_bpmn_id_incident_id_id", "case_answers", ["bpmn_id", "incident_id", "id"]),
+)
 
 
 def _when() -> sa.DateTime:
@@ -41,6 +54,8 @@ def upgrade() -> None:
     _create_parties()
     _create_transfers()
     _create_retention()
+    for name, table, columns in REPORT_INDEXES:
+        op.create_index(name, table, columns)
 
 
 def _create_parties() -> None:
@@ -128,6 +143,8 @@ def _create_retention() -> None:
 
 def downgrade() -> None:
     """Drop what upgrade() created."""
+    for name, table, _columns in REPORT_INDEXES:
+        op.drop_index(name, table_name=table)
     op.drop_table("retention_policies")
     op.drop_table("incident_retention")
     op.drop_index("ix_file_transfers_status_due_at", table_name="file_transfers")
