@@ -8,6 +8,7 @@ from flask import abort, current_app, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from services.domain.history_queries import CasePage, ListCases, fingerprint, list_incidents
+from services.domain.step_access import RECORD_READER_ROLES
 from services.web.auth.identity import SchoolRoles, SignedInUser, current_user, login_required
 from services.web.cases.blueprint import bp
 from services.web.cases.exports import csv_response, json_response
@@ -110,6 +111,8 @@ def _page(
         csv_url=_url(school, {**kept, "format": "csv"}),
         json_url=_url(school, {**kept, "format": "json"}),
         filtered=bool(kept),
+        # Route, criteria and overdue are the record's (need-to-know): shown to its readers.
+        reads_records=bool(RECORD_READER_ROLES.intersection(school.roles)),
     )
 
 
