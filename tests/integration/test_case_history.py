@@ -17,8 +17,9 @@ from sqlalchemy import select
 from services.bootstrap import Runtime
 from services.db.models import AuditEvent
 from services.domain.clock import FixedClock
-from services.domain.commands import ExcludePerson
+from services.domain.commands import CompleteTask, ExcludePerson
 from tests.integration.case_helpers import run_steps, start_scenario
+from tests.integration.service_fixtures import scenario_steps
 from tests.integration.test_web_incidents import (  # noqa: F401  # fixtures, found by name
     School,
     deployed,
@@ -35,6 +36,8 @@ from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by
     web_runtime,
     web_settings,
 )
+from workflow import engine
+from workflow.formdata import placeholder_data
 
 
 def _s2(runtime: Runtime, school: School, until: str | None = "refer_to_agencies") -> str:
@@ -182,3 +185,31 @@ def test_the_reporter_reads_no_history_and_downloads_nothing(
     assert "What happens next" not in text_of(page)  # the route is the record's
     for path in ("history", "history?format=csv", "record.pdf"):
         assert reporter.get(f"/incidents/{incident_id}/{path}").status_code == 403, path
+
+
+def test_a_later_step_changing_an_earlier_answer_shows_old_to_new(
+    app, web_runtime: Runtime, school: School
+) -> None:
+    actors = {"dsl": school.dsl.id, "headteacher": school.head.id, "staff": school.staff.id}
+    incident_id = start_scenario(web_runtime, school.id, school.staff.id, "s8.json")
+    run_steps(web_runtime, incident_id, "s8.json", actors, until="record_viewing")
+    viewing = next(s for s in scenario_steps("s8.json") if s.get("complete") == "record_viewing")
+    deps = web_runtime.bus.dependencies
+    with deps.uow_factory() as uow:
+        incident = uow.incidents.get(incident_id)
+        assert incident is not None
+        definition = deps.definitions.get(uow, incident.definition_version_id)
+        status = engine.get_status(definition, incident.state, deps.clock.now())
+    task = next(t for t in status.ready if t.bpmn_id == "record_viewing")
+    data = placeholder_data(task.form, {**viewing["data"], "unusual_or_violent_acts": True})
+    web_runtime.bus.handle(CompleteTask(task.id, school.dsl.id, data))
+
+    history = signed_in(app, school.auditor).get(f"/incidents/{incident_id}/history")
+    changes = history.get_data(as_text=True).split('id="changes"')[1]
+    text = " ".join(changes.replace("<", " <").split())
+    assert "unusual for" in text and "Record the viewing" in text
+    row = next(r for r in changes.split("<tr")[1:] if "unusual for" in r)
+    cells = [c.split(">", 1)[1].split("<")[0].strip() for c in row.split("<td")[1:]]
+    assert cells[1:3] == ["No", "Yes"]  # was, now
+    listed = signed_in(app, school.dsl).get("/incidents?route=immediate").get_data(as_text=True)
+    assert incident_id in listed  # the facts followed the new answer
