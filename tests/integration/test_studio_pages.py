@@ -3,6 +3,8 @@
 # ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
 from __future__ import annotations
 
+import re
+
 from flask.testing import FlaskClient
 
 from services.bootstrap import Runtime
@@ -44,3 +46,42 @@ def test_staff_do_not_see_the_studio(client: FlaskClient, make_user: object) -> 
     staff = make_user("staff")  # type: ignore[operator]
     login(client, staff.email)
     assert client.get("/studio/").status_code == 403
+
+
+def test_autosave_from_the_page_refuses_a_stale_revision_showing_both(
+    client: FlaskClient, make_user: object, web_runtime: Runtime
+) -> None:
+    web_runtime.bus.handle(DeployDefinitions(default_bundle(), None))
+    author = make_user("process_admin")  # type: ignore[operator]
+    login(client, author.email)
+    page = client.get("/studio/").get_data(as_text=True)
+    created = client.post(
+        "/studio/processes/sharing_nudes_response/drafts",
+        data={"csrf_token": form_csrf_token(page), "version": "1"},
+    )
+    assert created.status_code == 302
+    draft_url = created.headers["Location"]
+    draft_page = client.get(draft_url).get_data(as_text=True)
+    token = re.search(r'data-csrf="([^"]+)"', draft_page)
+    assert token is not None
+    state = client.get(f"{draft_url}/state").get_json()
+    files = dict(state["files"])
+    bpmn = "sharing-nudes-response.bpmn"
+    headers = {"X-CSRFToken": token.group(1)}
+    files[bpmn] = files[bpmn].replace('label="Why not?"', 'label="Why not, in brief?"')
+    first = client.post(f"{draft_url}/save", json={"files": files, "revision": 1}, headers=headers)
+    assert first.status_code == 200, first.get_json()
+    assert first.get_json()["revision"] == 2
+    stale = client.post(f"{draft_url}/save", json={"files": files, "revision": 1}, headers=headers)
+    assert stale.status_code == 409
+    body = stale.get_json()
+    assert body["theirs"]["revision"] == 2
+    assert "Why not, in brief?" in body["theirs"]["files"][bpmn]
+    assert body["yours"] == 1
+    refused = client.post(
+        f"{draft_url}/save",
+        json={"files": {bpmn: "<!DOCTYPE x><x/>"}, "revision": 2},
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    assert "DOCTYPE" in refused.get_json()["problems"][0]["message"]
