@@ -85,3 +85,6 @@ def test_autosave_from_the_page_refuses_a_stale_revision_showing_both(
     )
     assert refused.status_code == 422
     assert "DOCTYPE" in refused.get_json()["problems"][0]["message"]
+    same = client.get("/studio/processes/sharing_nudes_response/diff?old=1&new=1")
+    assert same.status_code == 200
+    assert "No change." in same.get_data(as_text=True)
