@@ -21,12 +21,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+from services.domain import step_access
 from services.domain.errors import RequestInvalid
-from services.domain.step_access import RECORD_READER_ROLES
 from workflow.text_imagery import imagery_in_text
 
-VIEW_ROLES = RECORD_READER_ROLES  # open any incident of their school by role
-READ_ONLY_ROLES = frozenset({"auditor"})
+VIEW_ROLES = step_access.RECORD_READER_ROLES  # open any incident of their school by role
+READ_ONLY_ROLES = step_access.READ_ONLY_ROLES  # auditors: read, never act
 CASE_LEAD_ROLES = frozenset({"dsl", "headteacher"})  # may reassign tasks and exclude people
 DEPLOY_ROLES = frozenset({"admin"})
 

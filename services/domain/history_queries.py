@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +25,9 @@ from services.domain.errors import NotFound
 from services.domain.handlers.common import enforce, user_facts
 from services.domain.messages import Message
 from services.domain.read_models import AuditEntry
+from services.domain.step_access import reads_records_by_role, searchable_steps
 from services.domain.visibility import incident_visible_to
 from workflow.process_graph import criteria_labels, option_labels, task_readers
-from workflow.step_readers import READ_BY_DEFAULT, READER_ROLES
 
 MAX_PAGE = 200
 
@@ -71,14 +71,9 @@ def readable_answers(
     and steps whose readers (the step's `readers` property, else READ_BY_DEFAULT) include
     one of their roles. What a task lends its doer while it waits (`needs`) is not searched.
     """
-    held = set(roles) & set(READER_ROLES)
     by_version = []
     for version_id, readers in readers_by_version.items():
-        ids = sorted(
-            task
-            for task, named in readers.items()
-            if held.intersection(named if named is not None else READ_BY_DEFAULT)
-        )
+        ids = sorted(searchable_steps(roles, readers))  # the policy's own rule, not a copy
         if ids:
             by_version.append(
                 and_(Incident.definition_version_id == version_id, CaseAnswer.bpmn_id.in_(ids))
@@ -96,15 +91,24 @@ def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
         versions = process_versions(uow.session, query.school_id)
         definitions = {v: deps.definitions.get(uow, v) for v, _n, _name in versions}
         readers = {v: task_readers(d) for v, d in definitions.items()}
+        # Need-to-know: the route, criteria, classification and others' tasks are the
+        # record's; the reporter and assignees list their incidents with the status only,
+        # and cannot filter by what they may not read (a filter would tell it).
+        everyone = reads_records_by_role(roles)
+        case = query.case
+        if not everyone:
+            case = replace(case, route=None, criterion=None, overdue=None)
         rows = list_cases(
             uow.session,
             incident_visible_to(query.actor_id, query.school_id),
             readable_answers(query.actor_id, roles, readers),
-            query.case,
+            case,
             now,
             limit=min(query.limit, MAX_PAGE) if query.purpose == "list" else query.limit,
             offset=query.offset,
         )
+        if not everyone:
+            rows = [_status_only(row) for row in rows]
         uow.audit.add(
             "incidents.exported" if query.purpose == "export" else "incidents.listed",
             f"school:{query.school_id}",
@@ -120,6 +124,18 @@ def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
             classes.update(option_labels(definition).get("incident_classification", {}))
         uow.commit()
         return CasePage(rows, words, classes, versions)
+
+
+def _status_only(row: CaseRow) -> CaseRow:
+    return replace(
+        row,
+        route=None,
+        immediate_referral=None,
+        referral_criteria=(),
+        classification=None,
+        overdue=False,
+        open_tasks=0,
+    )
 
 
 def _filters_audited(query: ListCases) -> dict[str, Any]:

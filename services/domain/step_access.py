@@ -22,7 +22,7 @@ The role names live in workflow/step_readers.py (the BPMN lint needs them too).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -31,6 +31,7 @@ from workflow.step_readers import READ_BY_DEFAULT, READER_ROLES, ROLES
 
 __all__ = [
     "READER_ROLES",
+    "READ_ONLY_ROLES",
     "RECORD_READER_ROLES",
     "ROLES",
     "Relationship",
@@ -42,12 +43,16 @@ __all__ = [
     "reads_every_step",
     "reads_record",
     "reads_records_by_role",
+    "searchable_steps",
+    "sees_task",
     "step_facts",
     "task_needs",
 ]
 
 # Roles that read incident records of their school by role alone (deputy DSLs hold 'dsl').
 RECORD_READER_ROLES = frozenset(READ_BY_DEFAULT)
+# Roles that read but never act on a task (auditors).
+READ_ONLY_ROLES = frozenset({"auditor"})
 
 Relationship = Literal["reporter", "assignee", "excluded", "none"]
 
@@ -93,8 +98,7 @@ def may_read_step(viewer: Viewer, step: StepFacts) -> bool:
         return False
     if viewer.break_glass and not reads_records_by_role(viewer.roles):
         return True  # break-glass reads as the DSL does, and the DSL reads every step
-    readers = step.readers if step.readers is not None else READ_BY_DEFAULT
-    if viewer.roles.intersection(readers):
+    if named_reader(viewer.roles, step.readers):
         # Staff named as readers read a step only once they may open the incident at all.
         return reads_records_by_role(viewer.roles) or viewer.relationship != "none"
     if viewer.relationship == "none":
@@ -104,6 +108,36 @@ def may_read_step(viewer: Viewer, step: StepFacts) -> bool:
     if viewer.holds_task and step.is_report:
         return True
     return viewer.holds_task and step.bpmn_id in viewer.needs
+
+
+def named_reader(roles: Collection[str], readers: Sequence[str] | None) -> bool:
+    """Do these roles appear among a step's readers (its `readers` property, else the default)?"""
+    return bool(set(roles).intersection(readers if readers is not None else READ_BY_DEFAULT))
+
+
+def searchable_steps(
+    roles: Collection[str], readers_by_task: Mapping[str, Sequence[str] | None]
+) -> frozenset[str]:
+    """The steps whose answers these roles read wherever they may open the incident.
+
+    What the incident list searches besides a person's own answers (the safe side of
+    may_read_step: what a task lends its doer while it waits is not searched).
+    """
+    return frozenset(
+        task for task, readers in readers_by_task.items() if named_reader(roles, readers)
+    )
+
+
+def sees_task(roles: Collection[str], lane: str, candidate_groups: Collection[str]) -> bool:
+    """May someone learn that a task is now waiting (e.g. in a command's outcome)?
+
+    Record readers see every task; anyone else only a task they could do themselves (as
+    their inbox shows it): other people's tasks say which route the incident took.
+    """
+    if reads_records_by_role(roles):
+        return True
+    acting = set(roles) - READ_ONLY_ROLES
+    return bool(acting.intersection({lane, *candidate_groups}))
 
 
 def readable_steps(viewer: Viewer, steps: Sequence[StepFacts]) -> list[bool]:

@@ -13,6 +13,9 @@ from services.domain.step_access import (
     readable_completed_steps,
     reads_every_step,
     reads_record,
+    reads_records_by_role,
+    searchable_steps,
+    sees_task,
 )
 from workflow.definition import validate_files
 from workflow.model import CompletedStep, FormSpec, SourceFile
@@ -130,3 +133,36 @@ def test_diagrams_declare_readers_and_needs_and_bad_ones_are_located_problems() 
         problems = validate_files(_with_properties(bad))
         assert [(p.element_id, words in p.message) for p in problems] == [("initial_review", True)]
         assert problems[0].line is not None
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+@pytest.mark.parametrize("relationship", ["reporter", "assignee", "none"])
+def test_search_never_finds_a_step_the_policy_does_not_let_its_searcher_read(
+    role: str, relationship: str
+) -> None:
+    # The list searches steps named by searchable_steps wherever the searcher may open the
+    # incident (their role reads records, or they are its reporter or an assignee).
+    roles = frozenset({role})
+    readers = {step.bpmn_id: step.readers for step in STEPS}
+    viewer = Viewer(OTHER, roles, relationship)  # type: ignore[arg-type]
+    if relationship == "none" and not reads_records_by_role(roles):
+        return  # the list never shows them the incident at all
+    assert searchable_steps(roles, readers) <= reads(viewer)
+
+
+@pytest.mark.parametrize(
+    ("roles", "lane", "groups", "sees"),
+    [
+        ({"staff"}, "dsl", (), False),  # the DSL's next step tells a reporter the route
+        ({"staff"}, "staff", (), True),  # a task they could do themselves
+        ({"staff"}, "dsl", ("staff",), True),
+        ({"auditor"}, "auditor", (), True),  # record readers see every task
+        ({"headteacher"}, "dsl", (), True),
+        ({"admin"}, "dsl", (), False),
+        (set(), "staff", (), False),
+    ],
+)
+def test_a_new_task_is_named_to_record_readers_and_to_people_who_could_do_it(
+    roles: set[str], lane: str, groups: tuple[str, ...], sees: bool
+) -> None:
+    assert sees_task(roles, lane, groups) is sees

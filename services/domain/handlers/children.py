@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from sqlalchemy import select
+
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import CHILD_ROLES, Child, FileTransfer, Incident
+from services.db.models import (
+    CHILD_ROLES,
+    Child,
+    FileTransfer,
+    Incident,
+    IncidentChild,
+    IncidentExclusion,
+)
 from services.db.repositories.children import ChildRecords
 from services.domain.access import can_view_incident, clean_reason
 from services.domain.children.access import (
@@ -32,6 +41,7 @@ from services.domain.children.messages import (
 from services.domain.dependencies import Dependencies
 from services.domain.errors import Conflict, NotFound, RequestInvalid
 from services.domain.handlers.common import enforce, incident_target, user_facts
+from services.domain.step_access import reads_records_by_role
 
 PARTY_KINDS = ("adult", "staff_or_volunteer", "parent_or_carer", "other")
 MAX_NAME = 200
@@ -277,12 +287,17 @@ def people_of_incident(query: PeopleOfIncident, deps: Dependencies) -> IncidentP
             f"incident {incident.id}",
         )
         records = ChildRecords(uow.session)
+        # Need-to-know (step_access): the reporter and assignees see only whom they named.
+        everyone = reads_records_by_role(facts.roles)
         by_child: dict[int, tuple[Child, list[str]]] = {}
         for child, link in records.for_incident(incident.id):
-            by_child.setdefault(child.id, (child, []))[1].append(link.role)
+            if everyone or link.added_by == query.actor_id:
+                by_child.setdefault(child.id, (child, []))[1].append(link.role)
         children = tuple(child_line(c, tuple(roles)) for c, roles in by_child.values())
         parties = tuple(
-            PartyLine(p.id, p.description, p.kind) for p in records.parties_of(incident.id)
+            PartyLine(p.id, p.description, p.kind)
+            for p in records.parties_of(incident.id)
+            if everyone or p.added_by == query.actor_id
         )
         uow.audit.add(
             "incident.people_viewed",
@@ -304,6 +319,23 @@ def people_of_incident(query: PeopleOfIncident, deps: Dependencies) -> IncidentP
         )
 
 
+def _only_in_excluded(uow: SqlAlchemyUnitOfWork, user_id: int, child_ids: list[int]) -> set[int]:
+    # Need-to-know: a child named only in incidents someone is excluded from is not listed
+    # to them (the register would tell them whom the case is about).
+    if not child_ids:
+        return set()
+    excluded = select(IncidentExclusion.incident_id).where(IncidentExclusion.user_id == user_id)
+    links = uow.session.execute(
+        select(IncidentChild.child_id, IncidentChild.incident_id.in_(excluded)).where(
+            IncidentChild.child_id.in_(child_ids)
+        )
+    )
+    seen: dict[int, bool] = {}
+    for child_id, is_excluded in links:
+        seen[child_id] = seen.get(child_id, True) and bool(is_excluded)
+    return {child_id for child_id, only_excluded in seen.items() if only_excluded}
+
+
 def school_children(query: SchoolChildren, deps: Dependencies) -> list[ChildLine]:
     """The children a school knows (DSL and headteacher); the listing is logged."""
     now = deps.clock.now()
@@ -311,6 +343,8 @@ def school_children(query: SchoolChildren, deps: Dependencies) -> list[ChildLine
         roles = uow.users.roles_in(query.actor_id, query.school_id)
         enforce(can_read_chronology(roles), f"school {query.school_id}")
         children = ChildRecords(uow.session).of_school(query.school_id, search=query.search)
+        hidden = _only_in_excluded(uow, query.actor_id, [child.id for child in children])
+        children = [child for child in children if child.id not in hidden]
         uow.audit.add(
             "children.listed",
             f"school:{query.school_id}",

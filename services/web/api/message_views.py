@@ -6,6 +6,7 @@ from flask import Response, jsonify, request
 
 from services.domain.commands import DeliverMessage
 from services.domain.events import TaskCancelled
+from services.domain.step_access import sees_task
 from services.web.api import render
 from services.web.api.blueprint import bp
 from services.web.api.context import api_user, message_bus
@@ -84,10 +85,13 @@ def deliver_message(incident_id: str, name: str) -> Response:
         incident_id, name, api_user().id, body["values"], body.get("expected_incident_version")
     )
     outcome = message_bus().handle(command)
-    result = render.outcome_json(outcome)
+    roles_in = api_user().roles_in
+    result = render.outcome_json(outcome, roles_in)
     result["message"] = name
+    # Need-to-know: only tasks the caller may learn of (others' tasks tell the route taken).
     result["cancelled_tasks"] = [
         {"id": e.task_id, "bpmn_id": e.bpmn_id, "role": e.role}
         for e in outcome.of_type(TaskCancelled)
+        if sees_task(roles_in(e.school_id), e.role, ())
     ]
     return jsonify(result)

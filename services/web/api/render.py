@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from typing import Any
 
 from services.domain.events import IncidentClosed, TaskReady
 from services.domain.read_models import AuditEntry, InboxItem, IncidentView, ReadyTask
 from services.domain.results import Outcome
+from services.domain.step_access import sees_task
 from services.web.api.retention_dates import review_date_json
 from workflow.model import CompletedStep, FieldSpec, FormSpec
 
@@ -30,7 +31,9 @@ def incident_json(view: IncidentView) -> dict[str, Any]:
         "completed_steps": [completed_step_json(step) for step in view.completed_steps],
         "audit": [audit_json(entry) for entry in view.audit],
         "audit_next_after": view.audit_next_after_id,
-        "review_date": review_date_json(view.id),  # issue 11: retention review
+        # issue 11: retention review. The record's (it follows the youngest child's birth
+        # date): null for the reporter and assignees, as the rest of the record is.
+        "review_date": review_date_json(view.id) if view.reads_record else None,
     }
 
 
@@ -123,8 +126,12 @@ def inbox_item_json(item: InboxItem) -> dict[str, Any]:
     }
 
 
-def outcome_json(outcome: Outcome) -> dict[str, Any]:
-    """What a command changed: the incident's new version and status, and tasks now ready."""
+def outcome_json(outcome: Outcome, roles_in: Callable[[int], Collection[str]]) -> dict[str, Any]:
+    """What a command changed: the incident's new version and status, and tasks now ready.
+
+    roles_in: the caller's roles in a school. Only tasks the caller may learn of are named
+    (step_access.sees_task): the DSL's next task would tell a reporter the route taken.
+    """
     closed = bool(outcome.of_type(IncidentClosed))
     return {
         "incident": {
@@ -133,7 +140,11 @@ def outcome_json(outcome: Outcome) -> dict[str, Any]:
             "version": outcome.incident_version,
             "status": "closed" if closed else "open",
         },
-        "new_tasks": [_new_task_json(event) for event in outcome.of_type(TaskReady)],
+        "new_tasks": [
+            _new_task_json(event)
+            for event in outcome.of_type(TaskReady)
+            if sees_task(roles_in(event.school_id), event.role, event.candidate_groups)
+        ],
     }
 
 

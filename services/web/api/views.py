@@ -53,7 +53,7 @@ def start_incident() -> tuple[Response, int, dict[str, str]]:
     body = json_body(request, START_BODY)
     outcome = message_bus().handle(StartIncident(body["school_id"], api_user().id, body["values"]))
     location = url_for("api.get_incident", incident_id=outcome.incident_id)
-    return jsonify(render.outcome_json(outcome)), 201, {"Location": location}
+    return jsonify(render.outcome_json(outcome, api_user().roles_in)), 201, {"Location": location}
 
 
 @bp.get("/incidents/<incident_id>")
@@ -125,7 +125,7 @@ def complete_task(task_id: str) -> Response:
     command = CompleteTask(
         task_id, api_user().id, body["values"], body.get("expected_incident_version")
     )
-    return jsonify(render.outcome_json(message_bus().handle(command)))
+    return jsonify(render.outcome_json(message_bus().handle(command), api_user().roles_in))
 
 
 @bp.post("/tasks/<task_id>/claim")
@@ -152,6 +152,6 @@ def assign_task(task_id: str) -> Response:
 
 
 def _assigned(outcome: Outcome, task_id: str, assignee_id: int | None) -> Response:
-    body = render.outcome_json(outcome)
+    body = render.outcome_json(outcome, api_user().roles_in)
     body["task"] = {"id": task_id, "assignee_id": assignee_id}
     return jsonify(body)
