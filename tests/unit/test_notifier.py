@@ -30,6 +30,7 @@ from services.notifications.email import (
     describe_smtp_error,
 )
 from services.notifications.email_queue import EmailRetryPolicy
+from services.notifications.incident_messages import MESSAGE_PATTERN
 from services.notifications.messages import (
     TASK_ASSIGNED,
     TASK_READY,
@@ -187,7 +188,13 @@ def test_the_notifier_binds_ready_and_assigned_tasks_and_break_glass_only() -> N
     assert TASK_READY_PATTERN == "school.*.role.*.task.ready"
     assert TASK_ASSIGNED_PATTERN == "school.*.user.*.task.assigned"
     assert BREAK_GLASS_PATTERN == "school.*.incident.break_glass"
-    assert Notifier.bindings == (TASK_READY_PATTERN, TASK_ASSIGNED_PATTERN, BREAK_GLASS_PATTERN)
+    assert MESSAGE_PATTERN == "school.*.incident.message"  # a new concern (issue 12)
+    assert Notifier.bindings == (
+        TASK_READY_PATTERN,
+        TASK_ASSIGNED_PATTERN,
+        BREAK_GLASS_PATTERN,
+        MESSAGE_PATTERN,
+    )
 
 
 def test_a_break_glass_alert_names_who_when_the_school_and_the_link_but_never_a_reason() -> None:

@@ -14,7 +14,7 @@ from services.db.models import HumanTask, Incident
 from services.domain.access import can_view_incident
 from services.domain.commands import DeliverMessage
 from services.domain.dependencies import Dependencies
-from services.domain.errors import Conflict, NotFound
+from services.domain.errors import AccessDenied, Conflict, NotFound
 from services.domain.events import Event, MessageReceived, TaskCancelled
 from services.domain.handlers.common import (
     check_version,
@@ -29,6 +29,7 @@ from services.domain.handlers.progress import Step, record_progress
 from services.domain.history_answers import record_completion
 from services.domain.queries import MessageForm
 from services.domain.results import Outcome
+from services.domain.step_access import READ_ONLY_ROLES
 from workflow import engine
 from workflow.formdata import validate_submission
 from workflow.model import InstanceStatus, MessageView
@@ -44,8 +45,7 @@ def deliver_message(command: DeliverMessage, deps: Dependencies) -> Outcome:
     with deps.uow_factory() as uow:
         incident = lock_incident(uow, command.incident_id)
         facts = user_facts(uow, incident, command.actor_id)
-        decision = can_view_incident(facts.roles, facts.is_involved, facts.is_excluded)
-        enforce(decision, f"incident {command.incident_id}")
+        _may_raise(facts.roles, facts.is_involved, facts.is_excluded, command.incident_id)
         check_version(incident, command.expected_incident_version)
         definition = deps.definitions.get(uow, incident.definition_version_id)
         try:
@@ -87,13 +87,21 @@ def message_form(query: MessageForm, deps: Dependencies) -> MessageView:
         if incident is None:
             raise NotFound(f"incident {query.incident_id} not found")
         facts = user_facts(uow, incident, query.actor_id)
-        decision = can_view_incident(facts.roles, facts.is_involved, facts.is_excluded)
-        enforce(decision, f"incident {query.incident_id}")
+        _may_raise(facts.roles, facts.is_involved, facts.is_excluded, query.incident_id)
         definition = deps.definitions.get(uow, incident.definition_version_id)
         try:
             return engine.message(definition, query.name)
         except engine.MessageUnknown as error:
             raise NotFound(f"incident {incident.reference}: {error}") from None
+
+
+def _may_raise(roles: frozenset[str], involved: bool, excluded: bool, incident_id: str) -> None:
+    # Anyone who can see the incident (the reporter included), but auditors only read.
+    enforce(can_view_incident(roles, involved, excluded), f"incident {incident_id}")
+    if not set(roles) - READ_ONLY_ROLES:
+        raise AccessDenied(
+            f"incident {incident_id}: auditors read records; they do not raise concerns"
+        )
 
 
 def stop_reason(view: MessageView, task_name: str) -> str:
