@@ -55,6 +55,8 @@ TABLES = {
     "file_transfers",
     "incident_retention",
     "retention_policies",
+    "incident_report_rows",
+    "report_progress",
     "break_glass_grants",
     "invitations",
     "sign_in_throttles",

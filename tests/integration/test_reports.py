@@ -18,6 +18,7 @@ from services.demo_bulk import bulk_copy
 from services.demo_incidents import Cast, DemoGenerator
 from services.domain.bus import MessageBus, bootstrap
 from services.domain.clock import FixedClock
+from services.domain.commands import CompleteTask, StartIncident
 from services.domain.errors import AccessDenied, NotFound, RequestInvalid
 from services.domain.reports.figures import CRITERIA, median_and_p90
 from services.domain.reports.messages import ReadReport
@@ -27,7 +28,9 @@ from tests.integration.service_fixtures import (  # noqa: F401
     bus,
     clock,
     deployed,
+    disclosure_data,
     people,
+    scenario_steps,
 )
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -159,6 +162,37 @@ def test_dashboard_figures_equal_direct_counts(
     assert figures.deletion == direct["deletion"]
     assert figures.repeat_children == direct["repeats"]
     assert not report.scope.trust_wide
+
+    # The report rows follow changes: a new concern, a step taken, a deletion.
+    started = bus.handle(StartIncident(seeded.school_id, seeded.reporter, disclosure_data("y")))
+    assert started.incident_id is not None
+    with session_factory() as session:
+        open_review = session.scalars(
+            select(HumanTask).where(
+                HumanTask.school_id == seeded.school_id,
+                HumanTask.bpmn_id == "initial_review",
+                HumanTask.state == "ready",
+            )
+        ).first()
+        gone = session.scalars(
+            select(Incident.id).where(Incident.school_id == seeded.school_id).limit(1)
+        ).one()
+        session.execute(delete(Incident).where(Incident.id == gone))
+        session.commit()
+    if open_review is not None:
+        review = scenario_steps("s2.json")[1]["data"]
+        bus.handle(CompleteTask(open_review.id, seeded.dsl, review))
+    again = bus.handle(ReadReport(seeded.head, FROM, TO, school_id=seeded.school_id)).figures
+    with session_factory() as session:
+        direct = direct_counts(session, seeded.school_id, NOW)
+    assert again.incidents == direct["incidents"] == 41
+    assert again.by_status == direct["by_status"]
+    assert again.by_route == direct["by_route"]
+    assert again.by_criterion == direct["by_criterion"]
+    assert again.review_hours == pytest.approx(direct["hours"], abs=1e-3)
+    assert again.reviews_waiting == direct["waiting"]
+    assert again.overdue_by_step == direct["overdue"]
+    assert again.repeat_children == direct["repeats"]
 
 
 def test_an_empty_period_has_zero_figures_and_bad_periods_are_refused(

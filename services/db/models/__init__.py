@@ -8,7 +8,9 @@ from services.db.models.children import (
     CHILD_ROLES,
     FileTransfer,
     IncidentParty,
+    IncidentReportRow,
     IncidentRetention,
+    ReportProgress,
     RetentionPolicy,
 )
 from services.db.models.definitions import DefinitionVersion, ProcessDefinition
@@ -68,6 +70,7 @@ __all__ = [
     "IncidentChild",
     "IncidentExclusion",
     "IncidentParty",
+    "IncidentReportRow",
     "IncidentRetention",
     "Invitation",
     "Membership",
@@ -77,6 +80,7 @@ __all__ = [
     "ProcessDraft",
     "ProcessRelease",
     "ProcessedMessage",
+    "ReportProgress",
     "RetentionPolicy",
     "School",
     "SchoolProcessVersion",

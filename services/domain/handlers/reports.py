@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from services.db import SqlAlchemyUnitOfWork
 from services.domain.children.access import REPORT_ROLES, can_read_reports
 from services.domain.dependencies import Dependencies
@@ -13,10 +15,22 @@ from services.domain.reports.figures import Period, count_figures
 from services.domain.reports.messages import ReadReport, Report, ReportScope
 
 MAX_DAYS = 366 * 5
+REFRESH_ATTEMPTS = 3
 
 
 def read_report(query: ReadReport, deps: Dependencies) -> Report:
     """Check the reader may see each school's reports, log the read, count the figures."""
+    for attempt in range(1, REFRESH_ATTEMPTS + 1):
+        try:
+            return _read_once(query, deps)
+        except IntegrityError:
+            # Two reads refreshed the same report rows at once: the loser reads again.
+            if attempt == REFRESH_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _read_once(query: ReadReport, deps: Dependencies) -> Report:
     if query.date_to < query.date_from:
         raise RequestInvalid("to: the end of the period comes before its start")
     if (query.date_to - query.date_from).days > MAX_DAYS:

@@ -1,7 +1,8 @@
-"""The dashboard's numbers, counted by the database: a handful of aggregate queries.
+"""The dashboard's numbers, counted by the database from the report rows (see projection.py).
 
 Every figure is about the incidents reported (created) in the period in the given schools;
 deleted incidents are gone from the tables and so from the figures. Months are UTC months.
+Overdue tasks are counted live (they depend on the time of the read).
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ import statistics
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Float, String, and_, case, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import Executable
 
-from services.db.models import CaseAnswer, HumanTask, Incident, IncidentCaseFacts, IncidentChild
+from services.db.models import HumanTask, Incident, IncidentChild, IncidentReportRow
 from services.domain.reports.messages import Figures
+from services.domain.reports.projection import refresh
 
 CRITERIA = (
     "adult_involved",
@@ -26,10 +27,7 @@ CRITERIA = (
     "immediate_risk_of_harm",
     "financial_extortion",
 )
-REVIEW_STEP = "initial_review"
-PARENTS_STEP = "inform_parents_and_carers"
-OUTCOME_STEP = "record_agency_outcome"
-DELETION_STEP = "confirm_deletion"
+DELETION_STATES = ("confirmed_by_deadline", "not_confirmed", "deadline_passed", "waiting")
 
 
 class Period:
@@ -39,6 +37,14 @@ class Period:
         self.school_ids = school_ids
         self.start = start
         self.end = end
+
+    def rows(self) -> ColumnElement[bool]:
+        """The condition on IncidentReportRow."""
+        return and_(
+            IncidentReportRow.school_id.in_(self.school_ids),
+            IncidentReportRow.created_at >= self.start,
+            IncidentReportRow.created_at < self.end,
+        )
 
     def where(self) -> ColumnElement[bool]:
         """The condition on Incident."""
@@ -50,92 +56,101 @@ class Period:
 
 
 def count_figures(session: Session, period: Period, now: datetime) -> Figures:
-    """Every figure of the dashboard for the period (five queries)."""
-    dialect = session.get_bind().dialect.name
-    shape = _shape(session, period, dialect)
-    reviews = _reviews(session, period, dialect)
-    answers = _answers(session, period)
+    """Every figure of the dashboard for the period, from the report rows (refreshed first)."""
+    refresh(session, period.school_ids)
+    counted = _counted_rows(session, period)
+    hours = sorted(
+        float(h)
+        for h in session.scalars(
+            select(IncidentReportRow.review_hours).where(
+                period.rows(), IncidentReportRow.review_hours.is_not(None)
+            )
+        )
+    )
+    deletion = counted["deletion"]
     return Figures(
-        incidents=sum(shape["status"].values()),
-        by_status=dict(shape["status"]),
-        per_month=sorted(shape["month"].items()),
-        by_route=dict(shape["route"]),
-        by_criterion={name: shape["criteria"].get(name, 0) for name in CRITERIA},
-        review_hours=reviews[0],
-        reviews_on_time=reviews[1],
-        reviews_waiting=reviews[2],
+        incidents=sum(counted["status"].values()),
+        by_status=dict(counted["status"]),
+        per_month=sorted(counted["month"].items()),
+        by_route=dict(counted["route"]),
+        by_criterion={name: counted["criteria"].get(name, 0) for name in CRITERIA},
+        review_hours=hours,
+        reviews_on_time=counted["review"].get("on_time", 0),
+        reviews_waiting=counted["review"].get("ready", 0),
         overdue_by_step=_overdue(session, period, now),
-        parents_informed=answers["parents"].get("informed", 0),
-        parents_not_informed=answers["parents"].get("not_informed", 0),
-        parents_not_informed_with_reason=answers["parents"].get("with_reason", 0),
-        police_outcomes=dict(answers["police"]),
-        deletion=_deletion(session, period, answers["deletion"]),
+        parents_informed=counted["parents"].get("informed", 0),
+        parents_not_informed=counted["parents"].get("not_informed", 0),
+        parents_not_informed_with_reason=counted["parents"].get("with_reason", 0),
+        police_outcomes=dict(counted["police"]),
+        deletion={key: deletion.get(key, 0) for key in DELETION_STATES},
         repeat_children=_repeat_children(session, period),
     )
 
 
-def _month_of(dialect: str) -> ColumnElement[str]:
-    if dialect == "postgresql":
-        utc = func.timezone("UTC", Incident.created_at)
-        return func.to_char(utc, "YYYY-MM", type_=String)
-    return func.substr(Incident.created_at, 1, 7, type_=String)  # SQLite keeps UTC text
-
-
-def _shape(session: Session, period: Period, dialect: str) -> dict[str, Counter[str]]:
-    # One pass: month, status, route and criteria of every incident, counted by the database.
-    month = _month_of(dialect).label("month")
-    route = func.coalesce(IncidentCaseFacts.route, "undecided").label("route")
-    criteria = func.coalesce(IncidentCaseFacts.referral_criteria, "").label("criteria")
-    query = (
-        select(month, Incident.status, route, criteria, func.count())
-        .select_from(Incident)
-        .outerjoin(IncidentCaseFacts, IncidentCaseFacts.incident_id == Incident.id)
-        .where(period.where())
-        .group_by(month, Incident.status, route, criteria)
+def _counted_rows(session: Session, period: Period) -> dict[str, Counter[str]]:
+    row = IncidentReportRow
+    columns = (
+        row.month,
+        row.status,
+        row.route,
+        row.criteria,
+        row.review_state,
+        row.review_on_time,
+        row.parents,
+        row.parents_reason,
+        row.police_outcome,
+        row.deletion,
     )
-    counted: dict[str, Counter[str]] = {key: Counter() for key in ("month", "status", "route")}
-    counted["criteria"] = Counter()
-    for month_, status, route_, criteria_, count in session.execute(query):
-        counted["month"][str(month_)] += count
-        counted["status"][str(status)] += count
-        counted["route"][str(route_)] += count
-        for name in str(criteria_).strip(",").split(","):
+    query = select(*columns, func.count()).where(period.rows()).group_by(*columns)
+    counted: dict[str, Counter[str]] = {
+        key: Counter()
+        for key in (
+            "month",
+            "status",
+            "route",
+            "criteria",
+            "review",
+            "parents",
+            "police",
+            "deletion",
+        )
+    }
+    for (
+        month,
+        status,
+        route,
+        criteria,
+        review,
+        on_time,
+        parents,
+        reason,
+        police,
+        deletion,
+        n,
+    ) in session.execute(query):
+        counted["month"][month] += n
+        counted["status"][status] += n
+        counted["route"][route] += n
+        for name in str(criteria).strip(",").split(","):
             if name:
-                counted["criteria"][name] += count
+                counted["criteria"][name] += n
+        if review == "ready":
+            counted["review"]["ready"] += n
+        elif review == "completed" and on_time:
+            counted["review"]["on_time"] += n
+        if parents:
+            counted["parents"][parents] += n
+            counted["parents"]["with_reason"] += n if parents == "not_informed" and reason else 0
+        if police:
+            counted["police"][police] += n
+        if deletion:
+            counted["deletion"][deletion] += n
     return counted
-
-
-def _hours_between(dialect: str) -> ColumnElement[float]:
-    if dialect == "postgresql":
-        seconds = func.extract("epoch", HumanTask.completed_at - Incident.created_at)
-        return (seconds / 3600.0).cast(Float)
-    days = func.julianday(HumanTask.completed_at) - func.julianday(Incident.created_at)
-    return (days * 24.0).cast(Float)
-
-
-def _reviews(session: Session, period: Period, dialect: str) -> tuple[list[float], int, int]:
-    # The initial review's due time is one school day after the disclosure (the BPMN's P1D on
-    # the school-day calendar), so "on time" is completed_at <= due_at.
-    on_time = case((HumanTask.completed_at <= HumanTask.due_at, 1), else_=0)
-    query = (
-        select(HumanTask.state, _hours_between(dialect), on_time)
-        .join(Incident, Incident.id == HumanTask.incident_id)
-        .where(period.where(), HumanTask.bpmn_id == REVIEW_STEP)
-    )
-    hours: list[float] = []
-    in_time = waiting = 0
-    for state, taken, punctual in session.execute(query):
-        if state == "completed" and taken is not None:
-            hours.append(float(taken))
-            in_time += int(punctual or 0)
-        elif state == "ready":
-            waiting += 1
-    return sorted(hours), in_time, waiting
 
 
 def _overdue(session: Session, period: Period, now: datetime) -> dict[str, int]:
     # From the (small) ready tasks of the schools, through their partial index, then to their
-    # incidents: starting from the incidents would read every task of every incident.
+    # incidents' report rows.
     ready = (
         select(HumanTask.name, HumanTask.incident_id)
         .where(
@@ -148,95 +163,20 @@ def _overdue(session: Session, period: Period, now: datetime) -> dict[str, int]:
     query = (
         select(ready.c.name, func.count())
         .select_from(ready)
-        .join(Incident, Incident.id == ready.c.incident_id)
-        .where(period.where())
+        .join(IncidentReportRow, IncidentReportRow.incident_id == ready.c.incident_id)
+        .where(period.rows())
         .group_by(ready.c.name)
         .order_by(func.count().desc(), ready.c.name)
     )
-    return _counted(session, query)
-
-
-def _counted(session: Session, query: Executable) -> dict[str, int]:
-    return {str(key): int(count) for key, count in session.execute(query)}
-
-
-def _answers(session: Session, period: Period) -> dict[str, Counter[str]]:
-    # The answers that stand (the last completion or correction of each step per incident) of
-    # the three steps the dashboard reads, in one pass.
-    latest = (
-        select(func.max(CaseAnswer.id).label("id"))
-        .join(Incident, Incident.id == CaseAnswer.incident_id)
-        .where(period.where(), CaseAnswer.bpmn_id.in_((PARENTS_STEP, OUTCOME_STEP, DELETION_STEP)))
-        .group_by(CaseAnswer.incident_id, CaseAnswer.bpmn_id)
-        .subquery()
-    )
-    answers, step = CaseAnswer.answers, CaseAnswer.bpmn_id
-    reason = func.trim(func.coalesce(answers["parents_not_informed_reason"].as_string(), ""))
-    # One JSON read per answer (two for parents): each row is read for its own step's field.
-    value = case(
-        (step == PARENTS_STEP, answers["inform_parents"].as_string()),
-        (step == OUTCOME_STEP, answers["police_outcome"].as_string()),
-        else_=answers["deletion_confirmed"].as_string(),
-    ).label("value")
-    has_reason = case((and_(step == PARENTS_STEP, reason != ""), 1), else_=0).label("has_reason")
-    query = (
-        select(step, value, has_reason, func.count())
-        .select_from(latest)
-        .join(CaseAnswer, CaseAnswer.id == latest.c.id)
-        .group_by(step, value, has_reason)
-    )
-    found: dict[str, Counter[str]] = {
-        "parents": Counter(),
-        "police": Counter(),
-        "deletion": Counter(),
-    }
-    for bpmn_id, raw, with_reason, count in session.execute(query):
-        if bpmn_id == OUTCOME_STEP:
-            found["police"][str(raw) if raw else "not_recorded"] += count
-            continue
-        answer = _yes_no(raw)
-        if bpmn_id == PARENTS_STEP and answer is not None:
-            found["parents"]["informed" if answer else "not_informed"] += count
-            found["parents"]["with_reason"] += count if with_reason and not answer else 0
-        elif bpmn_id == DELETION_STEP and answer is not None:
-            found["deletion"]["confirmed_by_deadline" if answer else "not_confirmed"] += count
-    return found
-
-
-def _yes_no(raw: object) -> bool | None:
-    # A JSON boolean as each database hands it back as text: "true"/"false" or 1/0.
-    text_value = str(raw).strip().lower() if raw is not None else ""
-    if text_value in ("true", "1"):
-        return True
-    if text_value in ("false", "0"):
-        return False
-    return None
-
-
-def _deletion(session: Session, period: Period, answered: Counter[str]) -> dict[str, int]:
-    # confirm_deletion waits for the children's confirmation; its boundary timer cancels it
-    # when the deadline passes (the incident then goes to referral).
-    states = _counted(
-        session,
-        select(HumanTask.state, func.count())
-        .join(Incident, Incident.id == HumanTask.incident_id)
-        .where(period.where(), HumanTask.bpmn_id == DELETION_STEP)
-        .group_by(HumanTask.state),
-    )
-    return {
-        "confirmed_by_deadline": answered.get("confirmed_by_deadline", 0),
-        "not_confirmed": answered.get("not_confirmed", 0),
-        "deadline_passed": states.get("cancelled", 0),
-        "waiting": states.get("ready", 0),
-    }
+    return {str(name): int(count) for name, count in session.execute(query)}
 
 
 def _repeat_children(session: Session, period: Period) -> dict[str, int]:
     incidents = func.count(func.distinct(IncidentChild.incident_id))
     query = (
         select(incidents)
-        .join(Incident, Incident.id == IncidentChild.incident_id)
-        .where(period.where())
+        .join(IncidentReportRow, IncidentReportRow.incident_id == IncidentChild.incident_id)
+        .where(period.rows())
         .group_by(IncidentChild.child_id)
         .having(incidents >= 2)
     )

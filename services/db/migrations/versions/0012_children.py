@@ -11,7 +11,9 @@ Create Date: 2026-12-03
 - `incident_parties`: adults involved, kept in the case tables only.
 - `file_transfers`: a child protection file sent to another school and its receipt.
 - `incident_retention` (keep decisions, legal holds) and `retention_policies` (years per school).
-- Three indexes the reports read through, on incidents, human_tasks and case_answers.
+- Three indexes the reports read through, on incidents, human_tasks and case_answers, and
+  `incident_report_rows` (one narrow row per incident, what the dashboard counts) with
+  `report_progress` (how far those rows have read the audit trail).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def upgrade() -> None:
     _create_retention()
     for name, table, columns in REPORT_INDEXES:
         op.create_index(name, table, columns)
+    _create_report_rows()
 
 
 def _create_parties() -> None:
@@ -141,8 +144,51 @@ def _create_retention() -> None:
     )
 
 
+def _create_report_rows() -> None:
+    op.create_table(
+        "incident_report_rows",
+        sa.Column("incident_id", sa.String(36), nullable=False),
+        sa.Column("school_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", _when(), nullable=False),
+        sa.Column("month", sa.String(7), nullable=False),
+        sa.Column("status", sa.String(10), nullable=False),
+        sa.Column("route", sa.String(20), nullable=False),
+        sa.Column("criteria", sa.String(1000), nullable=False),
+        sa.Column("review_state", sa.String(12), nullable=True),
+        sa.Column("review_hours", sa.Float(), nullable=True),
+        sa.Column("review_on_time", sa.Boolean(), nullable=True),
+        sa.Column("parents", sa.String(16), nullable=True),
+        sa.Column("parents_reason", sa.Boolean(), nullable=False),
+        sa.Column("police_outcome", sa.String(64), nullable=True),
+        sa.Column("deletion", sa.String(24), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["incident_id"],
+            ["incidents.id"],
+            name="fk_incident_report_rows_incident_id_incidents",
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("incident_id", name="pk_incident_report_rows"),
+    )
+    op.create_index(
+        "ix_incident_report_rows_school_id_created_at",
+        "incident_report_rows",
+        ["school_id", "created_at"],
+    )
+    op.create_table(
+        "report_progress",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "last_audit_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_report_progress"),
+    )
+
+
 def downgrade() -> None:
     """Drop what upgrade() created."""
+    op.drop_table("report_progress")
+    op.drop_index("ix_incident_report_rows_school_id_created_at", table_name="incident_report_rows")
+    op.drop_table("incident_report_rows")
     for name, table, _columns in REPORT_INDEXES:
         op.drop_index(name, table_name=table)
     op.drop_table("retention_policies")
