@@ -168,10 +168,9 @@ def complete_external(
 
 def messages(definition: Definition) -> tuple[MessageView, ...]:
     """The messages the process takes (message start events of its event subprocesses)."""
-    command = _load_spec_only(definition)
-    workflow = command.workflow
     with _translated():
-        starts = message_starts(workflow.spec, workflow.subprocess_specs)
+        spec, subprocess_specs = _specs_of(definition)
+        starts = message_starts(spec, subprocess_specs)
         return tuple(message_view(sub, start) for sub, start in starts.values())
 
 
@@ -247,14 +246,16 @@ def _cancelled(workflow: Any, before: dict[UUID, CancelledTask]) -> Iterator[Can
             yield view
 
 
-def _load_spec_only(definition: Definition) -> Command:
-    with _translated():
-        serializer = new_serializer()
-        document = _current_spec(definition)
-        spec = serializer.from_dict(document["spec"])
-        subs = {k: serializer.from_dict(v) for k, v in document["subprocess_specs"].items()}
-        engine = SandboxScriptEngine(EPOCH, None)
-        return Command(BpmnWorkflow(spec, subs, script_engine=engine), engine)
+def _specs_of(definition: Definition) -> tuple[Any, dict[str, Any]]:
+    # Read only: this thread's cached specs when they may be reused, else freshly restored.
+    cached = cached_specs(definition)
+    if cached is not None:
+        return cached
+    serializer = new_serializer()
+    document = _current_spec(definition)
+    spec = serializer.from_dict(document["spec"])
+    subs = {k: serializer.from_dict(v) for k, v in document["subprocess_specs"].items()}
+    return spec, subs
 
 
 def fire(
