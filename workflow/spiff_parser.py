@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 from lxml import etree
@@ -31,7 +32,7 @@ from SpiffWorkflow.camunda.parser.task_spec import (
     UserTaskParser,
 )
 from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
-from SpiffWorkflow.camunda.specs.user_task import UserTask
+from SpiffWorkflow.camunda.specs.user_task import Form, UserTask
 
 from workflow.errors import DefinitionInvalid, DiagramProblem
 from workflow.lint import locate
@@ -270,6 +271,7 @@ def parse_process(trees: Trees, process_id: str | None) -> ParsedProcess:
         message = f"SpiffWorkflow could not parse the bundle: {type(error).__name__}: {error}"
         raise DefinitionInvalid([DiagramProblem("", None, "", message)]) from error
     user_tasks = _user_tasks(trees, [spec, *subprocess_specs.values()])
+    _check_message_forms(trees, [spec, *subprocess_specs.values()])
     serialized = dump_spec(new_serializer(), spec, subprocess_specs)
     return ParsedProcess(chosen, str(spec.description or chosen), serialized, user_tasks)
 
@@ -310,6 +312,23 @@ def _user_tasks(trees: Trees, specs: list[Any]) -> tuple[tuple[str, str, str], .
     if problems:
         raise DefinitionInvalid(problems)
     return tuple(found)
+
+
+def _check_message_forms(trees: Trees, specs: list[Any]) -> None:
+    # A message start event's form is checked as a user task's is, before anything runs.
+    problems = []
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            raw = (getattr(task_spec, "extensions", None) or {}).get(MESSAGE_FORM)
+            if raw is None:
+                continue
+            holder = SimpleNamespace(form=Form(init=raw), bpmn_id=task_spec.bpmn_id, extensions={})
+            try:
+                form_spec(holder)
+            except FormProblem as error:
+                problems.append(_located(trees, spec.file or "", task_spec.bpmn_id, str(error)))
+    if problems:
+        raise DefinitionInvalid(problems)
 
 
 def _problem(trees: Trees, error: ValidationException) -> DiagramProblem:
