@@ -39,7 +39,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -249,6 +249,18 @@ class Server:
                     total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / os.sysconf("SC_CLK_TCK")
 
+    def worker_rss_mb(self) -> float:
+        """The largest resident set of its workers, in MB (what one web process holds)."""
+        largest = 0
+        for status in Path("/proc").glob("[0-9]*/status"):
+            with contextlib.suppress(OSError):
+                lines = dict(
+                    line.split(":", 1) for line in status.read_text().splitlines() if ":" in line
+                )
+                if lines.get("PPid", "").strip() == str(self.pid):
+                    largest = max(largest, int(lines["VmRSS"].split()[0]))  # kB
+        return largest / 1024
+
 
 @contextlib.contextmanager
 def gunicorn(
@@ -419,6 +431,7 @@ class Figures:
     p50_ms: float
     p95_ms: float
     cpu_ms: float  # the server's CPU time per request (its workers, not the database)
+    rss_mb: float = 0.0  # the largest worker's resident memory at the end (API series only)
 
 
 def figures(label: str, tally: Tally) -> Figures:
@@ -457,7 +470,8 @@ def measure_api(
             walk_incident(connection, seeded.tokens[number], first, route, deadline, out)
 
     tally = run_clients(len(seeded.tokens), server, seconds, work, warm_up)
-    return figures("API: POST /api/v1/tasks/{id}/complete", tally)
+    measured = figures("API: POST /api/v1/tasks/{id}/complete", tally)
+    return replace(measured, rss_mb=server.worker_rss_mb())
 
 
 def measure_baseline(server: Server, clients: int, seconds: float) -> Figures:
@@ -549,12 +563,27 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
     parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads a worker")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     results: dict[str, list[Figures]] = {}
     with tempfile.TemporaryDirectory(prefix="sf-bench-api-") as folder:
         for backend in args.backends.split(","):
             results[backend] = bench_backend(backend, args, Path(folder))
     report(results, args, len(s1_route()[1]))
+    if args.json:
+        args.json.write_text(json.dumps(summary(results), indent=2), encoding="utf-8")
+
+
+def summary(results: dict[str, list[Figures]]) -> dict[str, float]:
+    """The figures bench/run.py collects: api_<sqlite|pg>_per_s, _p95_ms, _baseline_per_s."""
+    out: dict[str, float] = {}
+    for backend, (api, baseline) in results.items():
+        key = "pg" if backend == "postgres" else backend
+        out[f"api_{key}_per_s"] = round(api.per_second, 1)
+        out[f"api_{key}_p95_ms"] = round(api.p95_ms, 2)
+        out[f"api_{key}_baseline_per_s"] = round(baseline.per_second, 1)
+        out["rss_mb"] = round(max(out.get("rss_mb", 0.0), api.rss_mb), 1)
+    return out
 
 
 if __name__ == "__main__":

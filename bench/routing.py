@@ -182,12 +182,18 @@ def latencies(runtime: Runtime, message_ids: list[str]) -> Timings:
     return Timings(handled, published, (len(done) - 1) / span if span else float("nan"))
 
 
+def p95_of(values: list[float]) -> float:
+    """The 95th percentile of the values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
 def percentiles(values: list[float]) -> str:
     """p50 / p95 / max of the values, in ms."""
     if not values:
         return "no samples"
     ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    p95 = p95_of(ordered)
     return f"p50 {statistics.median(ordered):7.1f} ms  p95 {p95:7.1f} ms  max {ordered[-1]:7.1f} ms"
 
 
@@ -415,7 +421,9 @@ def run(args: argparse.Namespace) -> None:
                 mailer = process("mailer", env, logs) if smtp is not None else nullcontext()
                 with process("notifier", env, logs), process("relay", env, logs), mailer:
                     wait_for(lambda: queue_exists(topology.queue("notifier")), 30, "the queue")
-                    measure(args, runtime, world, topology.events_exchange, emails)
+                    figures = measure(args, runtime, world, topology.events_exchange, emails)
+                    if args.json:
+                        args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
             finally:
                 runtime.close()
     except BaseException:
@@ -454,8 +462,8 @@ def measure(
     world: World,
     exchange: str,
     emails: Callable[[], int],
-) -> None:
-    """The three measurements, printed."""
+) -> dict[str, float]:
+    """The three measurements, printed; returns the figures bench/run.py collects."""
     timeout = args.timeout
     print(f"Set-up: reporting {args.completions} concerns (untimed) ...", flush=True)
     reviews = report_concerns(runtime, world, args.completions)
@@ -503,6 +511,12 @@ def measure(
             ]
         )
     )
+    return {
+        "routing_p95_ms": round(p95_of(timings.handled), 2),
+        "routing_publish_p95_ms": round(p95_of(timings.published), 2),
+        "relay_per_s": round(relay_rate),
+        "relay_raw_blocking_per_s": round(blocking_rate),
+    }
 
 
 def bounded(low: int, high: int) -> Callable[[str], int]:
@@ -530,6 +544,7 @@ def main() -> None:
         "--rate", type=bounded(0, 1000), default=0, help="completions/s at most (0: unpaced)"
     )
     parser.add_argument("--no-email", action="store_true", help="leave SMTP unset")
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     parser.add_argument(
         "--timeout", type=bounded(1, 600), default=120, help="seconds per wait (default 120)"
     )
