@@ -68,6 +68,8 @@ def simulate(bpmn_file: Path, scenario_file: Path, as_json: bool) -> None:
         return
     for number, task in enumerate(result.completed, start=1):
         click.echo(f"{number:>3}. {task}")
+    if result.cancelled:
+        click.echo(f"stopped by a message: {', '.join(result.cancelled)}")
     click.echo("ended" if result.ended else f"waiting on: {', '.join(result.ready) or 'nothing'}")
 
 
