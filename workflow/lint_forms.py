@@ -76,6 +76,7 @@ class _FormChecker:
             self._check_id(field, seen)
             self._check_not_an_element_id(field)
             self._check_type(field)
+            self._check_label(field)
             self._check_constraints(field)
             self._check_required_if(field)
         return self.problems
@@ -122,6 +123,14 @@ class _FormChecker:
             self._report(field, "enum without values: add camunda:value id=... name=... options")
         elif field.type == "enum" and not all(is_variable_name(o) for o in field.options):
             self._report(field, "enum option ids must be identifiers (e.g. 'police')")
+
+    def _check_label(self, field: _Field) -> None:
+        if not (field.element.get("label") or "").strip():
+            self._report(
+                field,
+                "has no label: give it the question people answer (Camunda Modeler: the "
+                "field's 'Label')",
+            )
 
     def _check_constraints(self, field: _Field) -> None:
         for constraint in field.element.iterfind("camunda:validation/camunda:constraint", NS):
