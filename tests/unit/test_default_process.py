@@ -89,3 +89,51 @@ def test_the_scenarios_take_every_gateway_branch_and_fire_every_boundary_timer(
     fired = {target for _, target in taken}
     assert timers, "the default process has deadlines"
     assert timers - fired == set(), "boundary timers no scenario fires"
+
+
+def _s1_until(step_id: str) -> dict[str, Any]:
+    s1 = json.loads((BPMN_DIR / "scenarios" / "s1.json").read_text(encoding="utf-8"))
+    ids = [s["complete"] for s in s1["steps"]]
+    return {"fill_defaults": True, "steps": s1["steps"][: ids.index(step_id)]}
+
+
+NEW_CONCERN = {"message": "new_concern", "data": {"concern_adult_involved": True}}
+
+
+@pytest.mark.guidance("referral-criteria")
+@pytest.mark.parametrize(
+    "open_step",
+    [
+        "risk_assessment",
+        "agree_in_house",
+        "talk_to_children",
+        "inform_parents_and_carers",
+        "containment",
+        "confirm_deletion",
+        "close_incident",
+        "sign_off_closure",
+    ],
+)
+def test_a_new_concern_on_the_in_house_route_stops_the_open_step_and_refers(
+    definition: Definition, open_step: str
+) -> None:
+    scenario = _s1_until(open_step)
+    before = run_scenario(definition, scenario, calendar=school_calendars())
+    assert open_step in before.ready
+    scenario["steps"] = [*scenario["steps"], NEW_CONCERN]
+    after = run_scenario(definition, scenario, calendar=school_calendars())
+    assert after.cancelled == [open_step]
+    assert after.ready == ["refer_to_agencies"]
+    assert after.data["route"] == "referral"
+
+
+def test_a_new_concern_before_the_review_is_recorded_for_it_and_stops_nothing(
+    definition: Definition,
+) -> None:
+    scenario = _s1_until("initial_review")
+    scenario["steps"] = [*scenario["steps"], NEW_CONCERN]
+    result = run_scenario(definition, scenario, calendar=school_calendars())
+    assert result.completed[-1] == "new_concern"
+    assert result.cancelled == []
+    assert result.ready == ["initial_review"]
+    assert result.data["concern_adult_involved"] is True
