@@ -66,6 +66,7 @@ def count_figures(session: Session, period: Period, now: datetime) -> Figures:
                 period.rows(), IncidentReportRow.review_hours.is_not(None)
             )
         )
+        if h is not None
     )
     deletion = counted["deletion"]
     return Figures(
