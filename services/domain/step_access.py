@@ -23,7 +23,7 @@ The role names live in workflow/step_readers.py (the BPMN lint needs them too).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from workflow.model import CompletedStep, FormSpec
@@ -146,8 +146,12 @@ def readable_steps(viewer: Viewer, steps: Sequence[StepFacts]) -> list[bool]:
 
 
 def reads_every_step(viewer: Viewer, steps: Sequence[StepFacts]) -> bool:
-    """May this person have the whole record (the PDF, exports): every step and its history?"""
-    return reads_record(viewer) and all(may_read_step(viewer, step) for step in steps)
+    """May this person have the whole record (the PDF, exports): every step and its history?
+
+    What a waiting task lends its doer (`needs`) does not count: a download outlives the task.
+    """
+    own = replace(viewer, needs=frozenset(), holds_task=False)
+    return reads_record(own) and all(may_read_step(own, step) for step in steps)
 
 
 def task_needs(form: FormSpec | None) -> frozenset[str]:

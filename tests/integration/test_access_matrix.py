@@ -9,10 +9,12 @@ response must be exactly those services/domain/step_access.py lets that person r
 for lists and searches, which may show less). Every route of the app must have an entry here:
 a new route fails the test until someone says how it is probed. SQLite and PostgreSQL.
 
-Beyond the steps' answers, what belongs to the whole record is probed too: each incident names
-a child (by the DSL, with a date of birth), whose name only record readers may see anywhere;
-the incident JSON's retention review date (it follows that birth date) is theirs only; and
-the lists show the route taken ("Immediate referral") only to people who read records.
+The process runs with readers and needs declared on some of its tasks (DECLARED), so the
+policy's declared part is probed as well as its defaults. Beyond the steps' answers, what
+belongs to the whole record is probed too: each incident names a child (by the DSL, with a
+date of birth), whose name only record readers may see anywhere; the incident JSON's
+retention review date (it follows that birth date) is theirs only; and the lists show the
+route taken ("Immediate referral") only to people who read records.
 
 One world per backend: people, incidents, sign-ins and tokens are made once, each incident's
 policy facts computed once. The record PDF is laid out by WeasyPrint for the first whole-record
@@ -42,6 +44,7 @@ from sqlalchemy import select, update
 import services.web.cases.history_views as history_views
 from services.bootstrap import Runtime
 from services.db.models import EmailDelivery, HumanTask, Notification, OutboxMessage
+from services.db.repositories.studio import StudioRepository
 from services.domain.children.messages import NameChild
 from services.domain.commands import (
     DEFAULT_PROCESS_ID,
@@ -75,15 +78,16 @@ from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by
 )
 from workflow import engine
 from workflow.formdata import placeholder_data
+from workflow.model import SourceFile
 from workflow.step_readers import ROLES
 
 RELATIONSHIPS = ("reporter", "assignee", "excluded", "other_school", "none")
 SCENARIO = "s2.json"  # immediate referral: police and social care
 STOP_BEFORE = "record_agency_outcome"  # leaves tasks waiting, one of them for the assignee
 
-# How each route of the app is probed. Paths take {incident}, {task}, {school}, {q}.
+# How each route of the app is probed. Paths take {incident}, {task}, {school}, {q}, {child}.
 # "record": reads one incident; "list": lists or searches incidents (may show less, never
-# more); "none": holds no incident record (sign-in, studio, assets...); "writes": a command,
+# more); "child": reads a child's record across incidents (never more than the incidents); "none": holds no incident record (sign-in, studio, assets...); "writes": a command,
 # whose refusals the area's own tests check (it returns no record).
 Route = tuple[str, tuple[str, ...]]
 ROUTES: dict[str, Route] = {
@@ -132,22 +136,31 @@ ROUTES: dict[str, Route] = {
     "notifications.operations": ("list", ("/operations",)),
     "children.transfers": ("list", ("/transfers",)),
     "children.retention": ("record", ("/incidents/{incident}/retention",)),
+    # A child's record across incidents (the child named in the person's incident).
+    "children.chronology": ("child", ("/children/{child}",)),
+    "api.chronology": ("child", ("/api/v1/children/{child}/chronology",)),
+    "api.subject_access_export": ("child", ("/api/v1/children/{child}/subject-access-export",)),
     "children.review_queue": ("list", ("/retention",)),
+}
+# Readers and needs declared in the BPMN, so that the policy's declared part is probed too:
+# the headteacher does not read the initial review; staff who may open the incident read the
+# talk with the children; whoever holds the agencies' outcome reads the initial review.
+DECLARED = {
+    "initial_review": '<camunda:property name="readers" value="dsl,auditor" />',
+    "talk_to_children": '<camunda:property name="readers" value="dsl,headteacher,auditor,staff" />',
+    "record_agency_outcome": '<camunda:property name="needs" value="initial_review" />',
 }
 # Lists of incidents: the route each took is shown only to people who read records.
 INCIDENT_LISTS = frozenset(
     {"cases.index", "api.list_incidents_api", "inbox.index", "api.inbox", "home.index"}
 )
-# Routes reading a child's chronology need a confirmed child: none is named here, and their
-# own tests check them (DSL and headteacher only). Listed so that a new route still fails.
+# Routes acting on two children or a transfer: their own tests check them (DSL and
+# headteacher only). Listed so that a new route still fails.
 NOT_PROBED = {
-    "children.chronology": "a child's chronology: no child is named in this incident",
-    "api.chronology": "a child's chronology: no child is named in this incident",
-    "children.merge": "a child's record: no child is named in this incident",
+    "children.merge": "merging two children's records: a command with its own form",
     "children.send_file": "a child's file transfer: no child is named in this incident",
     "children.transfer": "a child's file transfer: none exists here",
     "children.pack": "a child's file transfer pack: none exists here",
-    "api.subject_access_export": "a child's subject access export: no child is named here",
 }
 NO_RECORD_PREFIXES = (
     "auth.",
@@ -176,6 +189,7 @@ class Incident:
     school_id: int
     markers: dict[str, str] = field(default_factory=dict)  # bpmn id -> marker
     child: str = ""  # the name of the child the DSL named: the record's, like its history
+    child_id: int = 0
     steps: list[Any] = field(default_factory=list)  # its completed steps (computed once)
 
 
@@ -188,6 +202,7 @@ class Person:
     user: WebUser
     incident: Incident
     task_id: str = ""  # a ready task of that incident (theirs, for an assignee)
+    needs: frozenset[str] = frozenset()  # what that task's `needs` property lends its doer
     document_id: str = ""
     browser: FlaskClient | None = None
     token: str = ""
@@ -221,6 +236,33 @@ def _ready(runtime: Runtime, incident_id: str) -> list[Any]:
         return list(engine.get_status(definition, incident.state, deps.clock.now()).ready)
 
 
+def declared_bundle() -> list[SourceFile]:
+    """The default process with DECLARED's readers and needs written into its user tasks."""
+    files = default_bundle()
+    text = files[0].content.decode("utf-8")
+    for task_id, properties in DECLARED.items():
+        task = text.index(f'<bpmn:userTask id="{task_id}"')
+        at = text.index("<camunda:properties>", task) + len("<camunda:properties>")
+        text = text[:at] + properties + text[at:]
+    return [SourceFile(files[0].name, text.encode("utf-8")), *files[1:]]
+
+
+def run_declared_readers(runtime: Runtime, school_id: int) -> None:
+    """The matrix school runs declared_bundle(); every other school keeps the default."""
+    runtime.bus.handle(DeployDefinitions(default_bundle(), None))
+    declared = runtime.bus.handle(DeployDefinitions(declared_bundle(), None))
+    # Deploy the default again (a comment makes it new) so it stays the latest for the
+    # session's other tests; the matrix school chooses the declared version in the studio.
+    files = default_bundle()
+    again = [SourceFile(files[0].name, files[0].content + b"\n<!-- the default -->\n")]
+    runtime.bus.handle(DeployDefinitions([*again, *files[1:]], None))
+    with runtime.unit_of_work() as uow:
+        StudioRepository(uow.session).choose(
+            school_id, DEFAULT_PROCESS_ID, declared.version_id, None
+        )
+        uow.commit()
+
+
 def seed_incident(
     runtime: Runtime, school_id: int, reporter: int, lanes: dict[str, int]
 ) -> Incident:
@@ -244,7 +286,10 @@ def seed_incident(
         runtime.bus.handle(CompleteTask(task.id, lanes[task.lane], data))
     incident.child = f"Mk{tag}ChildZz"
     born = date(2012, 3, 4)
-    runtime.bus.handle(NameChild(incident.id, lanes["dsl"], "pictured", incident.child, born))
+    named = runtime.bus.handle(
+        NameChild(incident.id, lanes["dsl"], "pictured", incident.child, born)
+    )
+    incident.child_id = named.child_id
     incident.steps = _steps(runtime, incident)
     return incident
 
@@ -267,7 +312,9 @@ def viewer_of(person: Person, incident: Incident) -> Viewer:
     if mine and person.relationship in ("reporter", "assignee", "excluded"):
         relationship = person.relationship  # type: ignore[assignment]
     holds = mine and person.relationship == "assignee" and person.role != "auditor"
-    return Viewer(person.user.id, frozenset({person.role}), relationship, holds_task=holds)
+    needs = person.needs if holds else frozenset()
+    roles = frozenset({person.role})
+    return Viewer(person.user.id, roles, relationship, needs=needs, holds_task=holds)
 
 
 def allowed(person: Person, incident: Incident) -> set[str]:
@@ -346,9 +393,9 @@ def test_every_role_and_relationship_reads_exactly_what_the_step_policy_allows(
 ) -> None:
     routes = route_table(app)
     runtime = web_runtime
-    runtime.bus.handle(DeployDefinitions(default_bundle(), None))
     base = make_user("staff", totp=True)
     school = base.school_id
+    run_declared_readers(runtime, school)
     dsl = make_user("dsl", school_id=school)
     head = make_user("headteacher", school_id=school)
     lanes = {"dsl": dsl.id, "headteacher": head.id, "staff": base.id}
@@ -396,6 +443,7 @@ def test_every_role_and_relationship_reads_exactly_what_the_step_policy_allows(
                         task=person.task_id,
                         school=school if person.relationship != "other_school" else other_school,
                         document=person.document_id,
+                        child=person.incident.child_id,
                         q=q,
                     )
                     response = _call(person, path)
@@ -466,7 +514,8 @@ def _relate(runtime: Runtime, people: list[Person], dsl_id: int) -> None:
     for person in people:
         ready = [t for t in _ready(runtime, person.incident.id)]
         assert ready, f"{person.incident.reference} has no task waiting"
-        person.task_id = ready[0].id
+        task = next((t for t in ready if t.bpmn_id == STOP_BEFORE), ready[0])
+        person.task_id, person.needs = task.id, frozenset(task.form.needs)
         if person.relationship == "excluded":
             reason = "The incident is about them"
             runtime.bus.handle(ExcludePerson(person.incident.id, dsl_id, person.user.id, reason))
@@ -513,8 +562,9 @@ def _the_reporter_of_a_referred_incident_reads_only_their_report(
     assert markers["record_disclosure"] in text
     assert "refer_to_agencies" in markers  # the incident was referred
     for bpmn_id, marker in markers.items():
-        if bpmn_id != "record_disclosure":
+        if bpmn_id not in ("record_disclosure", "talk_to_children"):
             assert marker not in text, bpmn_id
+    assert markers["talk_to_children"] in text  # its readers name staff
     for words in ("Child has an EHCP", "POL-2026-0907", "SOC-2026-0907"):
         assert words not in text
     assert RECORD_READER_ROLES.isdisjoint({"staff"})

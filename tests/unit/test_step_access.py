@@ -166,3 +166,15 @@ def test_a_new_task_is_named_to_record_readers_and_to_people_who_could_do_it(
     roles: set[str], lane: str, groups: tuple[str, ...], sees: bool
 ) -> None:
     assert sees_task(roles, lane, groups) is sees
+
+
+def test_what_a_task_lends_is_read_on_the_page_but_never_makes_a_whole_record_download() -> None:
+    head = Viewer(
+        OTHER,
+        frozenset({"headteacher"}),
+        "assignee",
+        needs=frozenset({"record_viewing"}),
+        holds_task=True,
+    )
+    assert reads(head) == {step.bpmn_id for step in STEPS}  # while their task waits
+    assert reads_record(head) and not reads_every_step(head, STEPS)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -16,6 +16,11 @@ from services.domain.dependencies import Dependencies
 from services.domain.errors import NotFound
 from services.domain.handlers.children import child_line, child_target
 from services.domain.handlers.common import enforce
+from services.domain.step_access import named_reader
+from workflow.process_graph import task_readers
+
+# May the reader read this answer of this incident (need-to-know per step)?
+AnswerReadable = Callable[[Incident, CaseAnswer], bool]
 
 # Answers that are decisions, in the words the chronology uses; criteria show only when held.
 CRITERIA = {
@@ -77,7 +82,9 @@ def read_chronology(query: ReadChronology, deps: Dependencies) -> Chronology:
         child = surviving_child(uow, query.child_id)
         roles = uow.users.roles_in(query.actor_id, child.school_id)
         enforce(can_read_chronology(roles), f"child {query.child_id}")
-        entries = chronology_entries(uow, child, query.actor_id)
+        hide_if_only_excluded(uow, child, query.actor_id)
+        readable = answer_reader(uow, deps, query.actor_id, roles)
+        entries = chronology_entries(uow, child, query.actor_id, readable)
         uow.audit.add(
             "child.chronology_viewed",
             child_target(child.id),
@@ -88,6 +95,32 @@ def read_chronology(query: ReadChronology, deps: Dependencies) -> Chronology:
         )
         uow.commit()
         return Chronology(child_line(child), tuple(entries))
+
+
+def hide_if_only_excluded(uow: SqlAlchemyUnitOfWork, child: Child, reader_id: int) -> None:
+    """NotFound when every incident naming the child is one the reader is excluded from.
+
+    Need-to-know: the child's name would tell them whom the case they are kept out of is about.
+    """
+    incident_ids = list(_incidents(uow, child.id))
+    if incident_ids and all(uow.incidents.is_excluded(i, reader_id) for i in incident_ids):
+        raise NotFound(f"child {child.id} not found")
+
+
+def answer_reader(
+    uow: SqlAlchemyUnitOfWork, deps: Dependencies, reader_id: int, roles: Collection[str]
+) -> AnswerReadable:
+    """Answers of steps whose readers (BPMN `readers`, else the default) hold these roles."""
+    readers: dict[int, Mapping[str, tuple[str, ...] | None]] = {}
+
+    def readable(incident: Incident, answer: CaseAnswer) -> bool:
+        version = incident.definition_version_id
+        if version not in readers:
+            readers[version] = task_readers(deps.definitions.get(uow, version))
+        own = answer.actor_id == reader_id
+        return own or named_reader(roles, readers[version].get(answer.bpmn_id))
+
+    return readable
 
 
 def surviving_child(uow: SqlAlchemyUnitOfWork, child_id: int) -> Child:
@@ -104,15 +137,18 @@ def surviving_child(uow: SqlAlchemyUnitOfWork, child_id: int) -> Child:
 
 
 def chronology_entries(
-    uow: SqlAlchemyUnitOfWork, child: Child, reader_id: int | None
+    uow: SqlAlchemyUnitOfWork,
+    child: Child,
+    reader_id: int | None,
+    readable: AnswerReadable | None = None,
 ) -> list[ChronologyEntry]:
     """Every dated entry about the child, oldest first (incidents the reader is excluded from
-    are left out)."""
+    are left out, and answers `readable` says they may not read)."""
     entries: list[ChronologyEntry] = []
     for incident, roles in _incidents(uow, child.id).values():
         if reader_id is not None and uow.incidents.is_excluded(incident.id, reader_id):
             continue
-        entries += _incident_entries(uow, incident, roles)
+        entries += _incident_entries(uow, incident, roles, readable)
     entries += _transfer_entries(uow, child.id)
     entries.sort(key=lambda e: (e.at, e.reference or "", e.what))
     return entries
@@ -126,7 +162,10 @@ def _incidents(uow: SqlAlchemyUnitOfWork, child_id: int) -> dict[str, tuple[Inci
 
 
 def _incident_entries(
-    uow: SqlAlchemyUnitOfWork, incident: Incident, roles: list[str]
+    uow: SqlAlchemyUnitOfWork,
+    incident: Incident,
+    roles: list[str],
+    readable: AnswerReadable | None = None,
 ) -> list[ChronologyEntry]:
     ref = incident.reference
     entries = [
@@ -143,6 +182,8 @@ def _incident_entries(
         select(CaseAnswer).where(CaseAnswer.incident_id == incident.id).order_by(CaseAnswer.id)
     )
     for answer in answers:
+        if readable is not None and not readable(incident, answer):
+            continue  # a step the reader may not read (its BPMN readers leave them out)
         step = names.get(answer.task_id) or answer.bpmn_id.replace("_", " ").capitalize()
         what = step if answer.kind == "completion" else f"{step} (corrected)"
         entries.append(

@@ -24,7 +24,13 @@ from services.domain.children.messages import SubjectAccessExport
 from services.domain.children.redaction import Redactor, Withheld, people_to_withhold
 from services.domain.dependencies import Dependencies
 from services.domain.handlers.children import child_target
-from services.domain.handlers.chronology import chronology_entries, surviving_child
+from services.domain.handlers.chronology import (
+    AnswerReadable,
+    answer_reader,
+    chronology_entries,
+    hide_if_only_excluded,
+    surviving_child,
+)
 from services.domain.handlers.common import enforce
 
 
@@ -33,10 +39,11 @@ def subject_access_export(query: SubjectAccessExport, deps: Dependencies) -> dic
     now = deps.clock.now()
     with deps.uow_factory() as uow:
         child = surviving_child(uow, query.child_id)
-        enforce(
-            can_read_chronology(uow.users.roles_in(query.actor_id, child.school_id)),
-            f"child {query.child_id}",
-        )
+        roles = uow.users.roles_in(query.actor_id, child.school_id)
+        enforce(can_read_chronology(roles), f"child {query.child_id}")
+        hide_if_only_excluded(uow, child, query.actor_id)
+        readable = answer_reader(uow, deps, query.actor_id, roles)
+        hidden: list[Withheld] = []
         incidents = _incidents(uow, child.id)
         excluded = [i for i, _ in incidents if uow.incidents.is_excluded(i.id, query.actor_id)]
         shown = [(i, roles) for i, roles in incidents if i not in excluded]
@@ -48,7 +55,10 @@ def subject_access_export(query: SubjectAccessExport, deps: Dependencies) -> dic
                 "date_of_birth": child.date_of_birth.isoformat() if child.date_of_birth else None,
                 "year_group": child.year_group,
             },
-            "incidents": [_incident(uow, redactor, i, roles) for i, roles in shown],
+            "incidents": [
+                _incident(uow, redactor, i, child_roles, readable, hidden)
+                for i, child_roles in shown
+            ],
             "chronology": [
                 {
                     "at": entry.at.isoformat(),
@@ -56,18 +66,22 @@ def subject_access_export(query: SubjectAccessExport, deps: Dependencies) -> dic
                     "what": redactor.text(entry.what, "chronology"),
                     "decided": redactor.text(entry.decided, "chronology"),
                 }
-                for entry in chronology_entries(uow, child, query.actor_id)
+                for entry in chronology_entries(uow, child, query.actor_id, readable)
             ],
             "file_transfers": _transfers(uow, child.id),
         }
-        withheld = _unique(redactor.withheld) + [
-            Withheld(
-                "an incident record",
-                f"incident {i.reference}",
-                "the person exporting is excluded from it: another DSL must export it",
-            )
-            for i in excluded
-        ]
+        withheld = (
+            _unique(redactor.withheld)
+            + hidden
+            + [
+                Withheld(
+                    "an incident record",
+                    f"incident {i.reference}",
+                    "the person exporting is excluded from it: another DSL must export it",
+                )
+                for i in excluded
+            ]
+        )
         body["withheld"] = [{"what": w.what, "where": w.where, "why": w.why} for w in withheld]
         uow.audit.add(
             "child.subject_access_exported",
@@ -108,7 +122,12 @@ def _others(uow: SqlAlchemyUnitOfWork, child: Child, incident_ids: list[str]) ->
 
 
 def _incident(
-    uow: SqlAlchemyUnitOfWork, redactor: Redactor, incident: Incident, roles: list[str]
+    uow: SqlAlchemyUnitOfWork,
+    redactor: Redactor,
+    incident: Incident,
+    roles: list[str],
+    readable: AnswerReadable,
+    hidden: list[Withheld],
 ) -> dict[str, Any]:
     names = dict(
         uow.session.execute(
@@ -122,6 +141,10 @@ def _incident(
     for answer in answers:
         step = names.get(answer.task_id) or answer.bpmn_id
         where = f"incident {incident.reference}, {step}"
+        if not readable(incident, answer):  # need-to-know per step, as on the incident page
+            why = "the step's readers leave out the person exporting: another DSL must export it"
+            hidden.append(Withheld("a step's answers", where, why))
+            continue
         steps.append(
             {
                 "step": step,

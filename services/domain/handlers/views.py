@@ -104,7 +104,9 @@ def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
             external_tasks=external,
             documents=documents,
             reads_record=whole,
-            reads_every_step=whole and not hidden,
+            reads_every_step=reads_every_step(
+                viewer, [step_facts(step, is_report=i == 0) for i, step in enumerate(steps)]
+            ),
         )
 
 
