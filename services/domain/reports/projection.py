@@ -3,7 +3,8 @@
 Every change to an incident appends to the audit trail in the change's own transaction, so the
 incidents whose audit events came after `report_progress.last_audit_id` are exactly those whose
 rows may be stale; incidents with no row at all (made before this table, or written in bulk)
-are added too. A refresh rebuilds those rows from the case tables in batches and moves the
+are added too (the last OVERLAP ids are read again, for transactions that were still open at
+the previous refresh). A refresh rebuilds those rows from the case tables in batches and moves the
 mark, in the transaction of the read that asked for it. Deleted incidents take their rows with
 them (ON DELETE CASCADE).
 """
@@ -32,6 +33,7 @@ PARENTS_STEP = "inform_parents_and_carers"
 OUTCOME_STEP = "record_agency_outcome"
 DELETION_STEP = "confirm_deletion"
 BATCH = 500
+OVERLAP = 200  # audit ids read again each refresh (see refresh)
 PROGRESS_ID = 1
 
 
@@ -49,9 +51,10 @@ def refresh(session: Session, school_ids: Iterable[int]) -> int:
             marks[school_id] = ReportProgress(id=school_id, last_audit_id=0)
             session.add(marks[school_id])
     newest = session.scalar(select(func.max(AuditEvent.id))) or 0
-    low = min(mark.last_audit_id for mark in marks.values()) if marks else newest
-    # Read by the primary key from the lowest mark: after the first refresh, only the events
-    # since the last one.
+    # Read by the primary key from the lowest mark (after the first refresh, only the events
+    # since the last one), OVERLAP ids further back: ids are taken before commit, so an event
+    # with an id below the newest may become visible only after this read.
+    low = max(0, min(mark.last_audit_id for mark in marks.values()) - OVERLAP)
     events = session.execute(
         select(AuditEvent.incident_id, AuditEvent.school_id, AuditEvent.id).where(
             AuditEvent.id > low, AuditEvent.id <= newest, AuditEvent.incident_id.is_not(None)
@@ -60,7 +63,8 @@ def refresh(session: Session, school_ids: Iterable[int]) -> int:
     moved = {
         str(incident_id)
         for incident_id, school_id, event_id in events
-        if school_id is None or (school_id in marks and event_id > marks[school_id].last_audit_id)
+        if school_id is None
+        or (school_id in marks and event_id > marks[school_id].last_audit_id - OVERLAP)
     }
     missing = (
         select(Incident.id)
