@@ -41,6 +41,7 @@ from tests.integration.service_fixtures import (  # noqa: F401  # fixtures
     default_bundle,
     deployed,
     disclosure_data,
+    incident_row,
     make_people,
     outbox_of,
     people,
@@ -96,8 +97,11 @@ def test_the_reporter_raises_a_new_concern_deletion_stops_and_referral_is_ready(
 ) -> None:
     incident_id = in_containment(bus, people, session_factory)
     deletion = the_ready(session_factory, incident_id, "confirm_deletion")
+    assert incident_row(session_factory, incident_id).next_timer_at is not None  # the deadline
 
     outcome = bus.handle(DeliverMessage(incident_id, "new_concern", people.reporter, CONCERN))
+
+    assert incident_row(session_factory, incident_id).next_timer_at is None  # it stopped too
 
     assert [e.bpmn_id for e in outcome.of_type(TaskCancelled)] == ["confirm_deletion"]
     assert [e.bpmn_id for e in outcome.of_type(TaskReady)] == ["refer_to_agencies"]
