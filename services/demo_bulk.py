@@ -28,6 +28,7 @@ from services.db.models import (
     IncidentChild,
 )
 from services.db.repositories.incidents import REFERENCE_PREFIX
+from services.domain.reports.projection import refresh
 
 BATCH = 500
 CHILD_ROLES = ("pictured", "shared", "received", "disclosed")
@@ -110,6 +111,9 @@ class BulkCopier:
             if progress is not None:
                 progress(size)
         self._audit(count, now)
+        with self.session_factory() as session:  # the reports' rows, so the first view is quick
+            refresh(session, [self.school_id])
+            session.commit()
         return count
 
     def _pupils(self, session: Session, size: int, now: datetime) -> list[int]:
