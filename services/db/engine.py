@@ -56,9 +56,11 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     own session, so nothing stale outlives the command that loaded it. Making one also
     installs the audit chaining on every Session (services.db.audit_chaining).
     """
-    from services.db import audit_chaining  # the models import this module's package
+    # The models import this module's package: import the listeners here, not at the top.
+    from services.db import audit_chaining, imagery_guard
 
     audit_chaining.install()
+    imagery_guard.install()  # no picture written out as text is ever stored (issue 8)
     return sessionmaker(engine, expire_on_commit=False)
 
 

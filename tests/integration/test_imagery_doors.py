@@ -20,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from services.bootstrap import Runtime
+from services.db.imagery_guard import ImageryRefused
 from services.db.models.base import Base
 from services.web.incidents.task_forms import is_valid_submission, new_task_form
 from tests.integration.service_fixtures import disclosure_data, scenario_steps
@@ -215,7 +216,7 @@ def test_an_upload_is_judged_by_its_content(upload_page: FlaskClient, case: Case
         return
     assert response.status_code == 422
     message = tree_of(response).xpath("string(//p[@id='letter-error'])")
-    assert "never accepts images or videos of children" in message
+    assert "never accepts images or videos of children" in message or "accepts only" in message
 
 
 # --- the API --------------------------------------------------------------------------------
@@ -341,3 +342,38 @@ def test_every_get_json_of_the_app_refuses_deep_nesting_without_a_500(app: Flask
     with pytest.raises(ValueError, match="more than 32 deep"):
         app.json.loads(deep)
     assert app.json.loads('{"a": [[1]]}') == {"a": [[1]]}
+
+
+# --- the last door: whatever page or command forgets to check, the database refuses ---------
+
+
+def test_no_row_is_written_with_a_picture_in_it(web_runtime: Runtime) -> None:
+    payload = WORST["data URI"]
+    with web_runtime.unit_of_work() as uow, pytest.raises(ImageryRefused) as refused:
+        uow.schools.add(payload, "raw-door-school")  # flushes, to learn its id
+        uow.commit()
+    assert refused.value.errors["name"][0].startswith(REFUSAL)
+    assert stored_anywhere(web_runtime, payload) == []
+
+
+def test_a_page_that_reads_raw_form_text_gets_a_422_page_and_stores_nothing(
+    app: Flask, web_runtime: Runtime
+) -> None:
+    raw_door = Blueprint("test_raw_door", __name__)
+
+    @raw_door.post("/test-raw-door")
+    def page() -> str:
+        with web_runtime.unit_of_work() as uow:  # no form, no validator: straight to a row
+            uow.schools.add(request.form["name"], "raw-door-page")
+            uow.commit()
+        return "saved"
+
+    app.register_blueprint(raw_door)
+    app.config["WTF_CSRF_ENABLED"] = False
+    payload = WORST["base64 wrapped at 76"]
+
+    response = app.test_client().post("/test-raw-door", data={"name": payload})
+
+    assert response.status_code == 422
+    assert REFUSAL in text_of(response) and "Nothing was saved" in text_of(response)
+    assert stored_anywhere(web_runtime, payload) == []
