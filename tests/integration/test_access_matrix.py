@@ -87,8 +87,9 @@ STOP_BEFORE = "record_agency_outcome"  # leaves tasks waiting, one of them for t
 
 # How each route of the app is probed. Paths take {incident}, {task}, {school}, {q}, {child}.
 # "record": reads one incident; "list": lists or searches incidents (may show less, never
-# more); "child": reads a child's record across incidents (never more than the incidents); "none": holds no incident record (sign-in, studio, assets...); "writes": a command,
-# whose refusals the area's own tests check (it returns no record).
+# more); "child": reads a child's record across incidents (never more than the incidents);
+# "none": holds no incident record (sign-in, studio, assets...); "writes": a command, whose
+# refusals the area's own tests check (it returns no record).
 Route = tuple[str, tuple[str, ...]]
 ROUTES: dict[str, Route] = {
     "incidents.incident": ("record", ("/incidents/{incident}",)),
