@@ -546,6 +546,22 @@ def test_two_people_completing_one_task_at_once_one_wins_and_the_other_gets_409(
     assert states[task_id] == "completed"
 
 
+def test_the_reporter_gets_403_for_the_dsls_task_whether_it_waits_or_was_done(
+    app: Flask, school: School, web_runtime: Runtime
+) -> None:
+    # Need-to-know: the reporter sees only the tasks asked of them, so a 409 ("no longer
+    # waiting") would tell them how the DSL's work moved on. The DSL gets the 409.
+    incident_id = start_incident(web_runtime, school)
+    task_id = ready_task_id(web_runtime, incident_id, "initial_review")
+    path = f"/incidents/{incident_id}/tasks/{task_id}"
+    reporter, dsl = signed_in(app, school.staff), signed_in(app, school.dsl)
+    assert reporter.get(path).status_code == 403
+    review = scenario_steps("s1.json")[1]["data"]
+    assert dsl.post(path, data=filled(page_form(dsl.get(path)), review)).status_code == 302
+    assert reporter.get(path).status_code == 403
+    assert dsl.get(path).status_code == 409
+
+
 def test_two_completions_sent_at_the_same_moment_from_two_threads_save_exactly_one(
     app: Flask, school: School, web_runtime: Runtime
 ) -> None:
