@@ -103,7 +103,7 @@ def check_password(
             user.password_hash = passwords.hash_password(password)
         needs_code = user.totp_secret is not None or needs_second_factor(uow, user.id)
         if not needs_code:
-            _record_signed_in(uow, attempt, user, {"second_factor": "none"})
+            record_signed_in(uow, attempt, user, {"second_factor": "none"})
             count_success(uow, attempt.keys, user.id, attempt.at)
         accepted = PasswordAccepted(
             user.id, needs_code, user.totp_secret is not None, user.session_generation
@@ -144,8 +144,10 @@ def check_code(
         if enrolling_secret is not None:
             user.totp_secret = enrolling_secret
             end_every_session(uow, user.id)
-            uow.audit.add(TOTP_ENROLLED, _target(user), actor_id=user.id, occurred_at=attempt.at)
-        _record_signed_in(uow, attempt, user, {"second_factor": "totp", "totp_step": step})
+            uow.audit.add(
+                TOTP_ENROLLED, user_target(user), actor_id=user.id, occurred_at=attempt.at
+            )
+        record_signed_in(uow, attempt, user, {"second_factor": "totp", "totp_step": step})
         count_success(uow, attempt.keys, user.id, attempt.at)
         generation = user.session_generation
         uow.commit()
@@ -197,7 +199,7 @@ def _audit_failure(
         details["email"] = user.email
     uow.audit.add(
         SIGN_IN_FAILED,
-        _target(user),
+        user_target(user),
         actor_id=user.id if user is not None else None,
         reason=reason,
         new_values=details,
@@ -205,19 +207,21 @@ def _audit_failure(
     )
 
 
-def _record_signed_in(
+def record_signed_in(
     uow: SqlAlchemyUnitOfWork, attempt: Attempt, user: User, details: dict[str, Any]
 ) -> None:
+    """Audit a completed sign-in, with the address and how it was made (no secret)."""
     uow.audit.add(
         SIGNED_IN,
-        _target(user),
+        user_target(user),
         actor_id=user.id,
         new_values={"address": attempt.address, **details},
         occurred_at=attempt.at,
     )
 
 
-def _target(user: User | None) -> str:
+def user_target(user: User | None) -> str:
+    """The audit target naming a user (or the sign-in page, for an unknown email)."""
     return f"user:{user.id}" if user is not None else "sign-in"
 
 

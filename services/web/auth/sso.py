@@ -27,11 +27,11 @@ from services.web.auth.identity import start_session
 from services.web.auth.rate_limit import SIGN_IN_FAILED
 from services.web.auth.signin import (
     Attempt,
-    _record_signed_in,
-    _target,
     needs_second_factor,
+    record_signed_in,
+    user_target,
 )
-from services.web.auth.views import _attempt, bp
+from services.web.auth.views import attempt_from_request, bp
 from services.web.extensions import unit_of_work
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def sso_callback() -> Response | tuple[str, int]:
         return _refused(oidc, "the provider could not be reached")
     claims: dict[str, Any] = dict(token.get("userinfo") or {})
     email = normalise_email(str(claims.get("email") or ""))
-    attempt = _attempt(email)
+    attempt = attempt_from_request(email)
     outcome = accept_sso(
         unit_of_work(),
         attempt,
@@ -151,10 +151,14 @@ def accept_sso(
         if why is not None or user is None:
             uow.audit.add(
                 SIGN_IN_FAILED,
-                _target(user),
+                user_target(user),
                 actor_id=user.id if user is not None else None,
                 reason=f"sso: {why}",
-                new_values={"address": attempt.address, "method": "oidc"},
+                new_values={
+                    "attempt_key": attempt.key,
+                    "address": attempt.address,
+                    "method": "oidc",
+                },
                 occurred_at=attempt.at,
             )
             uow.commit()
@@ -164,7 +168,7 @@ def accept_sso(
         ) and not provider_second_factor
         if not needs_code:
             factor = "provider" if provider_second_factor else "none"
-            _record_signed_in(
+            record_signed_in(
                 uow, attempt, user, {"method": "oidc", "second_factor": factor, "sub": subject}
             )
         outcome = SsoOutcome(

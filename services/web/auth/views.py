@@ -48,7 +48,7 @@ def sign_in() -> Page:
     form = SignInForm()
     if not form.validate_on_submit():
         return _sign_in_page(form)
-    attempt = _attempt(form.email.data or "")
+    attempt = attempt_from_request(form.email.data or "")
     try:
         accepted = check_password(unit_of_work(), attempt, form.password.data or "", _limit())
     except SignInLocked as locked:
@@ -138,7 +138,7 @@ def signed_out() -> str:
 def _confirm_code(
     form: CodeForm, pending: dict[str, Any], *, enrolling_secret: str | None
 ) -> Page | None:
-    attempt = _attempt(pending["email"])
+    attempt = attempt_from_request(pending["email"])
     try:
         generation = check_code(
             unit_of_work(),
@@ -197,7 +197,8 @@ def lockout_message(until: datetime, now: datetime) -> str:
     )
 
 
-def _attempt(email: str) -> Attempt:
+def attempt_from_request(email: str) -> Attempt:
+    """A sign-in attempt for this email from this request's address, at the app's time."""
     app_runtime = runtime()
     return Attempt.make(
         app_runtime.settings.secret_key,
