@@ -286,7 +286,7 @@ def seed_incident(
         data = _marked(task.form, dict(step.get("data", {})), markers[bpmn_id])
         runtime.bus.handle(CompleteTask(task.id, lanes[task.lane], data))
     incident.child = f"Mk{tag}ChildZz"
-    born = date(2012, 3, 4)
+    born = date(1995, 3, 4)  # old enough that the record is due for its retention review
     named = runtime.bus.handle(
         NameChild(incident.id, lanes["dsl"], "pictured", incident.child, born)
     )
@@ -334,6 +334,14 @@ def whole_reader(person: Person, incident: Incident) -> bool:
     """May this person have the whole record (PDF, exports), as the step policy says?"""
     facts = [step_facts(step, is_report=i == 0) for i, step in enumerate(incident.steps)]
     return reads_every_step(viewer_of(person, incident), facts)
+
+
+def may_open(person: Person, incident: Incident) -> bool:
+    """May this person open the incident at all (without break-glass), so see it listed?"""
+    viewer = viewer_of(person, incident)
+    if viewer.relationship == "excluded" or not viewer.roles:
+        return False
+    return bool(viewer.roles & RECORD_READER_ROLES) or viewer.relationship != "none"
 
 
 def record_reader(person: Person, incident: Incident) -> bool:
@@ -435,6 +443,7 @@ def test_every_role_and_relationship_reads_exactly_what_the_step_policy_allows(
         anywhere = set().union(children, *(allowed(person, i) for i in incidents))
         whole = whole_reader(person, person.incident)
         reads_route = record_reader(person, person.incident)
+        hidden = [i for i in incidents if not may_open(person, i)]
         for name, (kind, paths) in routes.items():
             for template in paths:
                 for q in _queries(template, person.incident):
@@ -467,6 +476,10 @@ def test_every_role_and_relationship_reads_exactly_what_the_step_policy_allows(
                             wrong.append(f"{_who(person)} {path}: review date {dated}")
                     if name in INCIDENT_LISTS and not children and _shows_route(text):
                         wrong.append(f"{_who(person)} {path}: shows the route taken")
+                    if kind == "list":  # an incident one may not open is never listed
+                        listed = [i.reference for i in hidden if _lists(text, i.reference)]
+                        if listed:
+                            wrong.append(f"{_who(person)} {path}: lists hidden {listed}")
                     found = kind == "list" and q and _lists(text, person.incident.reference)
                     if found and q not in mine:
                         wrong.append(f"{_who(person)} {path}: search finds an unread step")

@@ -11,10 +11,17 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import ScalarSelect, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, delete, exists, func, or_, select
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import Child, FileTransfer, Incident, IncidentChild, IncidentRetention
+from services.db.models import (
+    Child,
+    FileTransfer,
+    Incident,
+    IncidentChild,
+    IncidentExclusion,
+    IncidentRetention,
+)
 from services.db.models.children import DEFAULT_RETENTION_YEARS, RetentionPolicy
 from services.domain.access import clean_reason
 from services.domain.children.access import can_lead_children, can_read_chronology
@@ -98,6 +105,13 @@ def review_date_of(uow: SqlAlchemyUnitOfWork, incident_id: str) -> date | None:
     return retention_line(incident, youngest, kept, years, date.min).review_date
 
 
+def _excluded(user_id: int) -> ColumnElement[bool]:
+    # Need-to-know: an incident someone is excluded from is never listed to them.
+    return exists().where(
+        IncidentExclusion.incident_id == Incident.id, IncidentExclusion.user_id == user_id
+    )
+
+
 def review_queue(query: ReviewQueue, deps: Dependencies) -> list[RetentionLine]:
     """The school's records whose review date has come, oldest first (DSL; logged)."""
     today = deps.clock.now().date()
@@ -118,7 +132,7 @@ def review_queue(query: ReviewQueue, deps: Dependencies) -> list[RetentionLine]:
         rows = uow.session.execute(
             select(Incident, youngest, IncidentRetention)
             .outerjoin(IncidentRetention, IncidentRetention.incident_id == Incident.id)
-            .where(Incident.school_id == query.school_id, due)
+            .where(Incident.school_id == query.school_id, due, ~_excluded(query.actor_id))
             .order_by(Incident.created_at)
             .limit(query.limit)
         ).all()
