@@ -228,6 +228,8 @@ def test_roles_deactivation_and_second_factor_resets_are_recorded_with_reasons(
     assert was_reset.reason == "Lost phone" and was_reset.school_id == admin.school_id
     [gone] = [a for a in audit(web_runtime, "user.deactivated") if a.target == f"user:{dsl.id}"]
     assert gone.reason == "Left the school"
+    viewed = [a for a in audit(web_runtime, "admin.person_viewed") if a.target == f"user:{dsl.id}"]
+    assert viewed and {a.actor_id for a in viewed} == {admin.id}  # reads are audited too
 
 
 def test_an_admin_revokes_a_persons_tokens(

@@ -10,7 +10,7 @@ from services.db import SqlAlchemyUnitOfWork
 from services.db.models import ApiToken, User
 from services.domain import people
 from services.web.admin.forms import ReasonForm, RolesForm
-from services.web.admin.views import Page, bp, now, signed_in
+from services.web.admin.views import Page, audit_read, bp, now, signed_in
 from services.web.auth.forms import error_summary_items
 from services.web.extensions import unit_of_work
 
@@ -24,6 +24,7 @@ def person(school_id: int, user_id: int) -> Page:
         found = _person(uow, school_id, user_id)
         roles = sorted(uow.users.roles_in(user_id, school_id))
         tokens = uow.tokens.list_for_user(user_id, limit=50)
+        audit_read(uow, "admin.person_viewed", f"user:{user_id}", signed_in().id, school_id)
     return _page(school_id, found, roles, tokens, RolesForm(roles=roles), ReasonForm(), 200)
 
 

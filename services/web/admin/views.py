@@ -87,6 +87,7 @@ def school(school_id: int) -> Page:
         found = _administered(uow, user, school_id)
         members = _members(uow, school_id)
         invitations = uow.invitations.list_for_schools([school_id], limit=50)
+        audit_read(uow, "admin.school_viewed", f"school:{school_id}", user.id, school_id)
     settings_form = SettingsForm(staff_second_factor=found.staff_second_factor, formdata=None)
     html = render_template(
         "admin/school.html",
@@ -158,6 +159,14 @@ def _members(uow: SqlAlchemyUnitOfWork, school_id: int) -> list[tuple[User, list
     for person, role in uow.session.execute(query):
         by_user.setdefault(person.id, (person, []))[1].append(role)
     return list(by_user.values())
+
+
+def audit_read(
+    uow: SqlAlchemyUnitOfWork, action: str, target: str, actor_id: int, school_id: int
+) -> None:
+    """Record that an administrator read people's details (every read is audited)."""
+    uow.audit.add(action, target, actor_id=actor_id, school_id=school_id, occurred_at=now())
+    uow.commit()
 
 
 def signed_in() -> SignedInUser:
