@@ -221,7 +221,13 @@ COMPONENT_SCHEMAS: dict[str, Schema] = {
                     "status": {"enum": ["open", "closed"]},
                 }
             ),
-            "new_tasks": {**array_of(ref("NewTask")), "description": "Tasks that became ready."},
+            "new_tasks": {
+                **array_of(ref("NewTask")),
+                "description": (
+                    "Tasks that became ready: all of them for people who read records (DSL, "
+                    "headteacher, auditor), else only those the caller could do themselves."
+                ),
+            },
             "task": closed({"id": STRING, "assignee_id": nullable("integer")}),
         },
         optional=("task",),
