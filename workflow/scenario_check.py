@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflow.cpu_budget import budget_spent, cpu_budget
 from workflow.definition import Definition
 from workflow.errors import SafeguardError
 from workflow.lane_roles import apply_lane_roles
@@ -25,6 +26,9 @@ from workflow.timing import Calendar
 from workflow.xml_safety import is_dmn, parse_xml
 
 _STEP_NUMBER = re.compile(r"^step (\d+):")
+# CPU seconds all of a draft's scenarios may take together: the default process's 39 take
+# about 2.4 s; a draft that burns more is refused, not left running (see workflow.cpu_budget).
+CHECK_CPU_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -70,14 +74,35 @@ class _Diagram:
 
 
 def run_scenarios(
-    definition: Definition, scenarios: Sequence[Scenario], calendar: Calendar | None = None
+    definition: Definition,
+    scenarios: Sequence[Scenario],
+    calendar: Calendar | None = None,
+    cpu_seconds: float = CHECK_CPU_SECONDS,
 ) -> list[ScenarioOutcome]:
     """Run every scenario on the definition; never raises for a scenario's failure.
 
     `calendar` counts timers as the scheduler does (school days), as `safeguard bpmn simulate`.
+    All of them share `cpu_seconds` of CPU time: once it is spent, the running scenario stops
+    at its next engine step and the rest are not run (each fails, naming the budget).
     """
     diagram = _diagram_of(definition)
-    return [_run_one(definition, diagram, scenario, calendar) for scenario in scenarios]
+    outcomes = []
+    with cpu_budget(cpu_seconds):
+        for scenario in scenarios:
+            if budget_spent():
+                outcomes.append(_over_budget(scenario, cpu_seconds))
+            else:
+                outcomes.append(_run_one(definition, diagram, scenario, calendar))
+    return outcomes
+
+
+def _over_budget(scenario: Scenario, cpu_seconds: float) -> ScenarioOutcome:
+    expected = describe_expectation(scenario.body.get("expect") or {})
+    message = (
+        f"not run: the draft's checks used up their {cpu_seconds:g} s of CPU time before this "
+        "scenario; make the diagram's expressions and scripts cheaper"
+    )
+    return _failed(scenario, expected, "not run", message, ())
 
 
 def _diagram_of(definition: Definition) -> _Diagram:

@@ -21,6 +21,7 @@ from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
+from workflow.cpu_budget import check_budget
 from workflow.definition import Definition, load_definition
 from workflow.errors import (
     EngineStepLimit,
@@ -354,6 +355,7 @@ def _run_engine(command: Command) -> None:
     def will_complete(task: Any) -> None:
         nonlocal steps
         steps += 1
+        check_budget(task.task_spec.bpmn_id)  # a run of many commands (a draft's checks)
         elapsed = time.thread_time() - started
         if steps > MAX_STEPS or elapsed > MAX_SECONDS:
             raise EngineStepLimit(

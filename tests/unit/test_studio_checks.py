@@ -14,7 +14,7 @@ from workflow.draft_check import DraftCheck, check_draft
 from workflow.errors import DefinitionInvalid, DiagramProblem
 from workflow.model import SourceFile
 from workflow.process_diff import changed_ids, diff_files
-from workflow.scenario_check import Scenario
+from workflow.scenario_check import Scenario, run_scenarios
 from workflow.xml_safety import parse_xml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -253,3 +253,24 @@ def test_the_diff_names_added_and_removed_elements_and_dmn_rules() -> None:
     kinds = {(c.kind, c.element_id) for c in diff_files(draft(), new)}
     assert ("changed", "risk_assessment") in kinds
     assert ("removed", rule.group(1)) in kinds
+
+
+def test_a_draft_whose_scenarios_spend_their_cpu_budget_is_blocked_naming_it() -> None:
+    # A condition that burns CPU on every evaluation: each command stays within its own bound,
+    # but all the scenarios together share one budget, so the checks stop (not wall clock).
+    burn = "len([i for i in range(60000) for j in range(10)]) > 0 and "
+    text = edited("immediate_referral == True", burn + "immediate_referral == True")
+    definition = load_definition(draft(text))
+    outcomes = run_scenarios(definition, statutory(), school_calendars(), cpu_seconds=0.5)
+    assert not any(s.passed for s in outcomes[-3:])
+    skipped = [s for s in outcomes if s.taken == "not run" and "0.5 s of CPU" in s.message]
+    assert skipped, [s.message for s in outcomes]
+    assert "not run: the draft's checks used up" in skipped[-1].message
+
+
+def test_a_spent_budget_stops_the_engine_at_its_next_step() -> None:
+    definition = load_definition(draft())
+    first, *rest = run_scenarios(definition, statutory(), school_calendars(), cpu_seconds=0.0)
+    assert not first.passed
+    assert "used up their 0 s of CPU time" in first.message
+    assert rest and all(s.taken == "not run" and not s.passed for s in rest)
