@@ -335,3 +335,24 @@ def test_a_file_in_the_encoding_it_declares_is_read(client: FlaskClient, world: 
     assert draft["passed"] is True
     stored = call(client, "GET", f"/drafts/{draft['id']}", world.author).get_json()
     assert stored["problems"] == []
+
+
+def test_a_second_account_on_the_authors_mailbox_cannot_approve(
+    client: FlaskClient, world: World, web_runtime: Runtime
+) -> None:
+    with web_runtime.unit_of_work() as uow:
+        author = uow.users.get(world.author.id)
+        assert author is not None
+        local, _, domain = author.email.partition("@")
+        twin = uow.users.add(f"{local.upper()}+second@{domain}", "Same person", "not-a-hash")
+        twin.totp_secret = "A" * 32
+        uow.users.grant(twin.id, world.school_id, "process_admin")
+        token = issue_api_token(uow, twin.id, "test")
+        uow.commit()
+    draft = new_draft(client, world.author, default_files(relabelled()))
+    refused = call(client, "POST", f"/drafts/{draft['id']}/approve", Member(twin.id, token))
+    assert refused.status_code == 403
+    assert "from an account on your mailbox" in refused.get_json()["error"]["message"]
+    assert (
+        call(client, "GET", f"/drafts/{draft['id']}", world.author).get_json()["state"] == "draft"
+    )

@@ -88,3 +88,38 @@ def test_autosave_from_the_page_refuses_a_stale_revision_showing_both(
     same = client.get("/studio/processes/sharing_nudes_response/diff?old=1&new=1")
     assert same.status_code == 200
     assert "No change." in same.get_data(as_text=True)
+
+
+def test_autosave_refuses_wrong_types_as_json_and_every_change_needs_the_csrf_token(
+    client: FlaskClient, make_user: object, web_runtime: Runtime
+) -> None:
+    web_runtime.bus.handle(DeployDefinitions(default_bundle(), None))
+    author = make_user("process_admin")  # type: ignore[operator]
+    login(client, author.email)
+    page = client.get("/studio/").get_data(as_text=True)
+    key = "sharing_nudes_response"
+    assert client.post(f"/studio/processes/{key}/drafts", data={"version": "1"}).status_code == 400
+    created = client.post(
+        f"/studio/processes/{key}/drafts",
+        data={"csrf_token": form_csrf_token(page), "version": "1"},
+    )
+    draft_url = created.headers["Location"]
+    token = re.search(r'data-csrf="([^"]+)"', client.get(draft_url).get_data(as_text=True))
+    assert token is not None
+    headers = {"X-CSRFToken": token.group(1)}
+    files = client.get(f"{draft_url}/state").get_json()["files"]
+    for body, status, words in (
+        ({"files": files, "revision": 1, "note": 5}, 400, "note must be text"),
+        ({"files": files, "revision": True}, 400, "revision must be a whole number"),
+        ({"files": files, "revision": 0}, 400, "revision must be a whole number"),
+        ({"files": files, "revision": 1, "note": "x" * 2001}, 422, "at most 2000"),
+    ):
+        refused = client.post(f"{draft_url}/save", json=body, headers=headers)
+        assert refused.status_code == status, refused.get_data(as_text=True)
+        assert words in refused.get_json()["error"]
+    assert client.get(f"{draft_url}/state").get_json()["revision"] == 1
+    for path in ("save", "approve", "publish", "discard"):
+        assert client.post(f"{draft_url}/{path}", data={}).status_code == 400, path
+    choose = {"process_key": key, "version": "1"}
+    assert client.post("/studio/schools/1/version", data=choose).status_code == 400
+    assert client.get(f"{draft_url}/state").get_json()["state"] == "draft"

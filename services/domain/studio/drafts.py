@@ -43,7 +43,9 @@ class Studio:
     local_dir: Path  # the deployed bpmn/ folder: its scenarios/ are the process's own
 
 
-def _note(note: str | None) -> str:
+def _note(note: object) -> str:
+    if note is not None and not isinstance(note, str):
+        raise RequestInvalid("the note must be text")
     text = (note or "").strip()
     if len(text) > MAX_NOTE:
         raise RequestInvalid(f"the note is {len(text)} characters; at most {MAX_NOTE}")
@@ -179,7 +181,7 @@ def approve_draft(
         require_author(uow, actor_id)
         repo = StudioRepository(uow.session)
         draft = _draft_or_404(repo, draft_id)
-        _four_eyes(repo, draft, actor_id)
+        _four_eyes(uow, repo, draft, actor_id)
         files, revision, process_id = dict(draft.files), draft.revision, draft.process_id
     checked = _check(studio, files, process_id)
     now = studio.deps.clock.now()
@@ -338,13 +340,29 @@ def _editable(draft: ProcessDraft) -> None:
         raise Conflict(f"draft {draft.id} is {draft.state}: start a new draft from a version")
 
 
-def _four_eyes(repo: StudioRepository, draft: ProcessDraft, actor_id: int) -> None:
+def _four_eyes(
+    uow: SqlAlchemyUnitOfWork, repo: StudioRepository, draft: ProcessDraft, actor_id: int
+) -> None:
     authors = repo.authors(draft.id) | ({draft.created_by} if draft.created_by else set())
     if actor_id in authors:
         raise AccessDenied(
             f"you changed draft {draft.id}, so you cannot approve it: another process admin "
             "must approve it (four eyes)"
         )
+    # A second account on the same mailbox (Ann@x and ann+2@x) is the same person.
+    approver = uow.users.get(actor_id)
+    mailboxes = {_mailbox(u.email) for u in map(uow.users.get, authors) if u is not None}
+    if approver is not None and _mailbox(approver.email) in mailboxes:
+        raise AccessDenied(
+            f"draft {draft.id} was changed from an account on your mailbox "
+            f"({_mailbox(approver.email)}): another person must approve it (four eyes)"
+        )
+
+
+def _mailbox(email: str) -> str:
+    """The mailbox an address delivers to: case and a '+tag' ignored."""
+    local, _, domain = email.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
 
 
 def _conflict(uow: SqlAlchemyUnitOfWork, draft: ProcessDraft, yours: int) -> DraftConflict:

@@ -114,11 +114,14 @@ def save(draft_id: int) -> Response | tuple[Response, int]:
     if not isinstance(body, dict) or not isinstance(body.get("files"), dict):
         return jsonify({"error": "send {files, revision}"}), 400
     revision = body.get("revision")
-    if not isinstance(revision, int):
-        return jsonify({"error": "revision must be a number"}), 400
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        return jsonify({"error": "revision must be a whole number of at least 1"}), 400
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        return jsonify({"error": "note must be text"}), 400
     user = _user()
     try:
-        drafts.save_draft(studio(), user.id, draft_id, body["files"], revision, body.get("note"))
+        drafts.save_draft(studio(), user.id, draft_id, body["files"], revision, note)
     except DefinitionInvalid as error:
         problems = [_problem(p) for p in error.problems]
         return jsonify({"error": str(error), "problems": problems}), 422
@@ -126,6 +129,8 @@ def save(draft_id: int) -> Response | tuple[Response, int]:
         return jsonify(
             {"error": str(error), "theirs": error.theirs, "yours": error.yours_revision}
         ), 409
+    except DomainError as error:  # the modeller's script reads JSON, not an error page
+        return jsonify({"error": str(error)}), http_status_of(error) or 400
     return jsonify(versions.draft_view(studio(), user.id, draft_id))
 
 
