@@ -20,7 +20,7 @@ from workflow.cpu_budget import budget_spent, cpu_budget
 from workflow.definition import Definition
 from workflow.errors import SafeguardError
 from workflow.lane_roles import apply_lane_roles
-from workflow.lint_common import NS, bpmn_all, element_text, model_elements
+from workflow.lint_common import CAMUNDA_NS, NS, bpmn_all, element_text, model_elements
 from workflow.simulate import ScenarioInvalid, SimulationResult, StepDataInvalid, run_scenario
 from workflow.timing import Calendar
 from workflow.xml_safety import is_dmn, parse_xml
@@ -71,6 +71,7 @@ class _Diagram:
 
     ids: set[str] = field(default_factory=set)
     lanes: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, set[str]] = field(default_factory=dict)  # camunda:candidateGroups
 
 
 def run_scenarios(
@@ -114,6 +115,12 @@ def _diagram_of(definition: Definition) -> _Diagram:
             continue
         root = tree.getroot()
         diagram.ids.update(e.get("id", "") for e in model_elements(root))
+        for element in model_elements(root):
+            # Whoever is in a candidate group may do the task as well as the lane's role.
+            groups = element.get(f"{{{CAMUNDA_NS}}}candidateGroups") or ""
+            named = {g.strip() for g in groups.split(",") if g.strip()}
+            if named:
+                diagram.groups[element.get("id", "")] = named
         for lane in bpmn_all(root, "lane"):
             for ref in lane.iterfind("bpmn:flowNodeRef", NS):
                 diagram.lanes[element_text(ref).strip()] = lane.get("id", "")
@@ -184,6 +191,13 @@ def _judge(
         lane = diagram.lanes.get(task, "")
         if lane != role:
             problems.append(f"{task!r} is in the lane {lane or 'none'!r}, not {role!r}")
+            marked.append(task)
+        others = sorted(diagram.groups.get(task, set()) - {role})
+        if others:
+            problems.append(
+                f"{task!r} may also be done by {', '.join(others)} (its candidate groups): "
+                f"the guidance requires {role} alone"
+            )
             marked.append(task)
     problems += _exact_expectations(expect, result)
     if problems:

@@ -133,6 +133,24 @@ def test_a_sign_off_moved_to_the_dsl_lane_is_blocked() -> None:
     assert "'sign_off_closure' is in the lane 'dsl', not 'headteacher'" in outcome.message
 
 
+def test_a_sign_off_the_dsl_may_also_do_is_blocked() -> None:
+    # The task stays in the headteacher's lane, but a candidate group lets the DSL do it too.
+    old = 'id="sign_off_closure" name="'
+    text = BPMN.read_text()
+    start = text.index(old)
+    head = text[start:].split(">", 1)[0]
+    groups = head.replace(
+        'camunda:candidateGroups="headteacher"', 'camunda:candidateGroups="headteacher,dsl"'
+    )
+    assert groups != head
+    check = run(text.replace(head, groups, 1))
+    outcome = next(s for s in check.scenarios if s.name == "non-referral-signed-off-by-headteacher")
+    assert not outcome.passed
+    assert "'sign_off_closure' may also be done by dsl" in outcome.message
+    assert "sign_off_closure" in outcome.element_ids
+    assert not check.passed
+
+
 def test_parents_not_informed_without_a_reason_is_blocked() -> None:
     check = run(edited('<camunda:property id="required_if" value="inform_parents:false"/>', ""))
     assert not check.passed
