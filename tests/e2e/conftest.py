@@ -15,9 +15,11 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 
 from services.bootstrap import bootstrap
@@ -66,6 +68,31 @@ class LiveApp:
     def secret_of(self, email: str) -> str | None:
         """The TOTP secret of a demo account."""
         return next(a.totp_secret for a in self.demo.accounts if a.email == email)
+
+    def fresh_code(self, email: str) -> str:
+        """A second-factor code for a demo account that this server has not accepted before.
+
+        The server refuses a code whose time step it already accepted (RFC 6238 5.2), so two
+        sign-ins of one person within 30 s cannot both use `.now()`. It accepts one step of
+        drift either side: use the current step, else the next; when both are spent, wait for
+        the clock to move on (a condition, not a guess at speed).
+        """
+        secret = self.secret_of(email)
+        if secret is None:
+            raise ValueError(f"{email} has no second factor")
+        totp = pyotp.TOTP(secret)
+        key = (self.base_url, email)
+        while True:
+            step = totp.timecode(datetime.now(UTC))
+            for candidate in (step, step + 1):
+                if candidate > _LAST_STEP.get(key, -1):
+                    _LAST_STEP[key] = candidate
+                    return str(totp.generate_otp(candidate))
+            time.sleep(1)
+
+
+# The last time step each (server, person) signed in with: shared by every test of a session.
+_LAST_STEP: dict[tuple[str, str], int] = {}
 
 
 @pytest.fixture(scope="session")
