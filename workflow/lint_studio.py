@@ -8,7 +8,15 @@ from collections.abc import Collection, Sequence
 from lxml import etree
 
 from workflow.errors import DiagramProblem
-from workflow.lint_common import NS, DiagramFile, Element, bpmn_all, element_text, local_name
+from workflow.lint_common import (
+    CAMUNDA_NS,
+    NS,
+    DiagramFile,
+    Element,
+    bpmn_all,
+    element_text,
+    local_name,
+)
 from workflow.model import SourceFile
 from workflow.xml_safety import is_dmn, line_of
 
@@ -25,6 +33,7 @@ def check_studio_rules(
     problems = []
     for diagram in bpmn:
         problems += check_lane_roles(diagram, task_roles)
+        problems += check_candidate_groups(diagram, task_roles)
         problems += check_decision_reasons(diagram)
     known = set().union(*(variables_set_by(d) for d in bpmn)) if bpmn else set()
     for diagram in dmn:
@@ -35,13 +44,12 @@ def check_studio_rules(
 def check_lane_roles(diagram: DiagramFile, task_roles: Collection[str]) -> list[DiagramProblem]:
     """Every lane holding a user task is a role people hold (staff, dsl, headteacher ...)."""
     problems = []
+    # One pass for the ids (a search per reference is quadratic in a hostile upload).
+    user_tasks = {task.get("id", "") for task in bpmn_all(diagram.root, "userTask")}
     for lane in bpmn_all(diagram.root, "lane"):
         lane_id = lane.get("id", "")
         holds_task = any(
-            diagram.root.find(f".//bpmn:userTask[@id='{element_text(ref).strip()}']", NS)
-            is not None
-            for ref in lane.iterfind("bpmn:flowNodeRef", NS)
-            if element_text(ref).strip().isidentifier()
+            element_text(ref).strip() in user_tasks for ref in lane.iterfind("bpmn:flowNodeRef", NS)
         )
         if holds_task and lane_id not in task_roles:
             problems.append(
@@ -50,6 +58,33 @@ def check_lane_roles(diagram: DiagramFile, task_roles: Collection[str]) -> list[
                     f"lane {lane_id!r} is not a role that does tasks (known: "
                     f"{', '.join(sorted(task_roles))}): set the lane's extension property "
                     "'role' to one of them",
+                )
+            )
+    return problems
+
+
+def check_candidate_groups(
+    diagram: DiagramFile, task_roles: Collection[str]
+) -> list[DiagramProblem]:
+    """Candidate groups name roles that do tasks: others (admin, process_admin) act on no incident.
+
+    Whoever holds a candidate group may do the task and read what it needs, as the lane's role.
+    """
+    problems = []
+    for element in diagram.root.iter():
+        groups = (
+            element.get(f"{{{CAMUNDA_NS}}}candidateGroups")
+            if isinstance(element.tag, str)
+            else None
+        )
+        if not groups:
+            continue
+        for group in sorted({g.strip() for g in groups.split(",") if g.strip()} - set(task_roles)):
+            problems.append(
+                diagram.problem(
+                    element,
+                    f"candidate group {group!r} is not a role that does tasks (known: "
+                    f"{', '.join(sorted(task_roles))}): remove it or name one of them",
                 )
             )
     return problems

@@ -217,6 +217,20 @@ def test_a_lane_of_an_unknown_role_is_refused() -> None:
     assert any("lane 'janitor' is not a role that does tasks" in p.message for p in check.problems)
 
 
+def test_a_candidate_group_of_a_role_that_does_no_tasks_is_refused() -> None:
+    # An admin or process admin named as a candidate group would act on (and read) incidents.
+    text = edited(
+        'camunda:formKey="initial_review" camunda:candidateGroups="dsl"',
+        'camunda:formKey="initial_review" camunda:candidateGroups="dsl, admin,"',
+    )
+    check = run(text)
+    located = [p for p in check.problems if "candidate group" in p.message]
+    assert [(p.element_id, p.file) for p in located] == [("initial_review", BPMN.name)]
+    assert "candidate group 'admin' is not a role that does tasks" in located[0].message
+    assert located[0].line is not None
+    assert not check.passed
+
+
 def test_a_dmn_input_no_task_sets_is_refused() -> None:
     dmn = DMN.read_text().replace("adult_involved", "adult_involvd", 1)
     check, _ = check_draft(
