@@ -126,6 +126,12 @@ def _check_timer(
     if linted:
         return linted
     constant = _constant(bare)
+    if constant is None and not _reads_variables(bare):
+        # 'P9' + '9999Y' would pass unseen and fail every incident once it runs.
+        return problem(
+            f"{what} {shown(bare)} reads no answers, so write its value quoted, e.g. "
+            f'"{example}": a computed constant cannot be checked before it runs'
+        )
     if constant is None:
         return []  # an expression over variables: only its result can be checked, when it runs
     if not isinstance(constant.value, str) or not test(constant.value):
@@ -147,6 +153,21 @@ def _check_range(
                 "give a duration of at most 10 years (e.g. 'P28D')"
             )
     return []
+
+
+def _reads_variables(expression: str) -> bool:
+    """Whether the expression reads a name other than a function it calls."""
+    try:
+        tree = ast.parse(expression, mode="eval")
+    except (SyntaxError, RecursionError, MemoryError):
+        return True  # the sandbox lint reports it
+    called = {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return bool(names - called - {"True", "False", "None"})
 
 
 def _constant(expression: str) -> ast.Constant | None:

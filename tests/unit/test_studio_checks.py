@@ -182,6 +182,19 @@ def test_an_absurd_due_date_is_refused_with_its_place() -> None:
     assert "more than 10 years" in problem.message
 
 
+@pytest.mark.parametrize("value", ["'P9' + '9999Y'", "'P' + str(10**4) + 'Y'"])
+def test_a_computed_constant_due_date_is_refused_with_its_place(value: str) -> None:
+    # It passed every check, then failed each new incident when the due date was worked out.
+    [problem] = problems_of(edited("camunda:dueDate=\"'P1D'\"", f'camunda:dueDate="{value}"'))
+    assert (problem.element_id, problem.file) == ("initial_review", BPMN.name)
+    assert problem.line is not None
+    assert "reads no answers, so write its value quoted" in problem.message
+
+
+def test_a_timer_reading_an_answer_is_still_checked_when_it_runs() -> None:
+    assert problems_of(BPMN.read_text()) == []  # the deletion deadline reads an answer
+
+
 def test_a_form_field_without_a_label_is_refused() -> None:
     problems = problems_of(edited('label="Why not?" type="string"', 'type="string"'))
     assert any("'parents_not_informed_reason': has no label" in p.message for p in problems)
