@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from services.db.repositories.notifications import SPENT_BODY
 from tests.integration.messaging_fixtures import (
     ROOT,
     SAFEGUARD,
@@ -69,7 +70,10 @@ def test_the_mailer_sends_what_the_notifier_queued_and_stops_cleanly(
     assert code == 0, output
     told = sorted(r for recipients, _ in inbox.messages() for r in recipients)
     assert told == sorted([world.person("dsl").email, world.person("deputy").email])
-    assert {e.state for e in emails(database)} == {"sent"}
+    sent = emails(database)
+    assert {e.state for e in sent} == {"sent"}
+    # A body may hold a one-time link (invitations): it does not outlive its sending.
+    assert {e.body for e in sent} == {SPENT_BODY}
 
 
 def test_without_smtp_the_mailer_says_why_and_exits_cleanly(database: Database) -> None:

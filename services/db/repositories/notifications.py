@@ -12,6 +12,9 @@ from services.db.column_types import utcnow
 from services.db.models import EmailDelivery, Notification
 from services.db.repositories.paging import check_page
 
+# What a sent or skipped email's body becomes: the text is gone, the row (who, when) stays.
+SPENT_BODY = "(not kept once the email was sent or skipped)"
+
 
 class NotificationRepository:
     """What the app tells each person, and the queue of their notification emails."""
@@ -149,7 +152,11 @@ class NotificationRepository:
         return int(getattr(self._session.execute(statement), "rowcount", 0) or 0) == 1
 
     def email_sent(self, message_id: str, user_id: int, at: datetime) -> None:
-        """Record that the email was handed to the SMTP server."""
+        """Record that the email was handed to the SMTP server, and forget its body.
+
+        A body may hold a one-time link (an invitation): once sent it is never needed again
+        (only failed emails are sent again), so it does not outlive its use in the database.
+        """
         self._set_email(
             message_id,
             user_id,
@@ -157,6 +164,7 @@ class NotificationRepository:
             attempts=EmailDelivery.attempts + 1,
             sent_at=at,
             next_attempt_at=None,
+            body=SPENT_BODY,
         )
 
     def email_failed(
@@ -173,9 +181,14 @@ class NotificationRepository:
         )
 
     def email_skipped(self, message_id: str, user_id: int, reason: str) -> None:
-        """Record that the email is not sent on purpose, and why."""
+        """Record that the email is not sent on purpose, and why (its body is forgotten)."""
         self._set_email(
-            message_id, user_id, state="skipped", last_error=reason, next_attempt_at=None
+            message_id,
+            user_id,
+            state="skipped",
+            last_error=reason,
+            next_attempt_at=None,
+            body=SPENT_BODY,
         )
 
     def _set_email(self, message_id: str, user_id: int, **values: object) -> None:
