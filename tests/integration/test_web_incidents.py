@@ -814,3 +814,15 @@ def test_nobody_signed_out_sees_any_incident_page(
     for path in (f"/incidents/{incident_id}", "/report", "/inbox"):
         response = client.get(path)
         assert response.status_code == 302 and "/sign-in" in response.headers["Location"]
+
+
+def test_a_record_readers_task_page_links_to_the_children_and_their_chronologies(
+    app: Flask, school: School, web_runtime: Runtime
+) -> None:
+    # "Recorded on each child's chronology" is not a box to tick: the chronology is built from
+    # the incident, and the closing step sends the DSL to it from beside every task form.
+    incident_id = start_incident(web_runtime, school)
+    task_id = ready_task_id(web_runtime, incident_id, "initial_review")
+    page = signed_in(app, school.dsl).get(f"/incidents/{incident_id}/tasks/{task_id}")
+    assert page.status_code == 200
+    assert links(page, f"/incidents/{incident_id}/children")

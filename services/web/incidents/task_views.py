@@ -58,16 +58,30 @@ def task(incident_id: str, task_id: str) -> Page:
         else:
             tell(f"You completed “{ready.task.name}”.")
             return redirect(incident_url)
-    return _form_page(page.view.reference, ready, form, incident_url)
+    # Record readers get the children's page beside the form: each child's chronology is
+    # where the incident is recorded (a closing step asks them to check it there).
+    children_url = (
+        url_for("children.incident_children", incident_id=incident_id)
+        if page.view.reads_record
+        else None
+    )
+    return _form_page(page.view.reference, ready, form, incident_url, children_url)
 
 
-def _form_page(reference: str, ready: ReadyTask, form: TaskForm, incident_url: str) -> Page:
+def _form_page(
+    reference: str,
+    ready: ReadyTask,
+    form: TaskForm,
+    incident_url: str,
+    children_url: str | None = None,
+) -> Page:
     html = render_template(
         "incidents/task.html",
         reference=reference,
         ready=ready,
         form=form,
         incident_url=incident_url,
+        children_url=children_url,
         has_errors=bool(form.error_summary_items()),
     )
     return html, 422 if form.is_submitted() else 200
