@@ -76,6 +76,10 @@ ACTIONS = {
     "document.created": "Filed the incident record as a PDF",
     "document.downloaded": "Downloaded the incident record (PDF)",
     "answer.corrected": "Corrected an answer",
+    "child.linked": "Recorded a child as involved in the incident",
+    "child.added": "Added a child to the school's list",
+    "child.confirmed": "Confirmed a child's details",
+    "child.merged": "Merged two records of one child",
 }
 
 
@@ -191,7 +195,7 @@ def _what(entry: AuditEntry, task_names: Mapping[str, str]) -> str:
     what = ACTIONS.get(entry.action, entry.action.replace("_", " ").replace(".", ": "))
     if entry.action.startswith(("task.", "external_task.", "incident.external_task")):
         bpmn_id = _bpmn_id(entry.target)
-        what = f"{what}: {task_names.get(bpmn_id, bpmn_id.replace('_', ' '))}"
+        what = f"{what}: {task_names.get(bpmn_id) or bpmn_id.replace('_', ' ').capitalize()}"
     if entry.action == "incident.viewed":
         what = "Opened the record with break-glass"
     if entry.action == "answer.corrected":

@@ -26,6 +26,7 @@ class NavigationLink:
     text: str
     endpoint: str
     visible: Callable[[SignedInUser], bool]
+    areas: tuple[str, ...] | None = None  # blueprints marking it active; None: its endpoint's
 
 
 def add_navigation(
@@ -34,9 +35,12 @@ def add_navigation(
     endpoint: str,
     *,
     visible: Callable[[SignedInUser], bool] = lambda _user: True,
+    areas: tuple[str, ...] | None = None,
 ) -> None:
-    """Add a link to the navigation of every page."""
-    app.extensions.setdefault(NAVIGATION_KEY, []).append(NavigationLink(text, endpoint, visible))
+    """Add a link to the navigation of every page (`areas`: the blueprints it stands for)."""
+    app.extensions.setdefault(NAVIGATION_KEY, []).append(
+        NavigationLink(text, endpoint, visible, areas)
+    )
 
 
 def navigation_items() -> list[dict[str, Any]]:
@@ -49,13 +53,15 @@ def navigation_items() -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     for link in links:
         if link.visible(user):
-            area = link.endpoint.rpartition(".")[0]
+            areas = link.areas
+            if areas is None:
+                areas = (link.endpoint.rpartition(".")[0],)
             items.append(
                 {
                     "text": link.text,
                     "href": url_for(link.endpoint),
                     "current": request.endpoint == link.endpoint,
-                    "active": area == here,
+                    "active": here in areas,
                 }
             )
     return items

@@ -23,7 +23,7 @@ from services.domain.history_queries import all_events
 from services.domain.read_models import AuditEntry
 from workflow import engine
 from workflow.model import CompletedStep, FieldSpec
-from workflow.process_graph import criteria_labels
+from workflow.process_graph import ProcessGraph, criteria_labels, graph_of
 
 
 class RecordMissing(LookupError):
@@ -110,7 +110,7 @@ def read_record(deps: Dependencies, incident_id: str) -> IncidentRecord:
         closed_at=incident.closed_at,
         steps=tuple(_step(step, names, labels) for step in completed),
         decisions=tuple(d for step in completed for d in _decisions(step)),
-        timeline=tuple(_timeline(trail, completed, names)),
+        timeline=tuple(_timeline(trail, completed, names, graph_of(definition))),
         access=tuple(_access(trail, names)),
     )
 
@@ -129,10 +129,15 @@ def _entry(event: AuditEvent) -> AuditEntry:
 
 
 def _timeline(
-    trail: list[AuditEntry], completed: list[CompletedStep], names: Mapping[str, str]
+    trail: list[AuditEntry],
+    completed: list[CompletedStep],
+    names: Mapping[str, str],
+    graph: ProcessGraph,
 ) -> Iterable[Event]:
     forms = {s.bpmn_id: s.form for s in completed if s.form is not None}
-    task_names = {s.bpmn_id: s.name for s in completed}
+    # Every element's name, so a step that was stopped or done by the system reads in words.
+    task_names = {e.id: " ".join(e.name.split()) for e in graph.elements.values() if e.name}
+    task_names.update({s.bpmn_id: s.name for s in completed})
 
     def read(bpmn_id: str, values: Mapping[str, Any]) -> list[HistoryDecision]:
         form = forms.get(bpmn_id)
@@ -150,8 +155,9 @@ def _timeline(
 def _access(trail: list[AuditEntry], names: Mapping[str, str]) -> Iterable[Event]:
     for line in access_log(trail):
         when = date_time(line.first_at)
+        last = date_time(line.last_at)
         if line.count > 1:
-            when += f" to {date_time(line.last_at)} ({line.count} views)"
+            when += f" to {last} ({line.count} views)" if last != when else f" ({line.count} views)"
         how = {"role": "by role", "assignment": "assigned to a task"}.get(line.via, "break-glass")
         who = names.get(str(line.actor_id), f"User {line.actor_id}")
         yield Event(when, who, f"Opened the record ({how})", line.reason)

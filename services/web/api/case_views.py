@@ -14,7 +14,12 @@ from services.web.api.openapi import BREAK_GLASS_HEADER
 from services.web.api.parsing import MAX_INTEGER, check_query, optional_query_int, query_int
 from services.web.cases.exports import csv_response
 from services.web.cases.filters import parse_filter
-from services.web.cases.history_lines import access_lines, timeline_lines
+from services.web.cases.history_lines import (
+    access_lines,
+    element_names,
+    task_names,
+    timeline_lines,
+)
 from services.web.cases.history_views import (
     ACCESS_HEADER,
     TIMELINE_HEADER,
@@ -117,7 +122,7 @@ def incident_history_api(incident_id: str) -> Response:
     page = incident_page(IncidentPage(ViewIncident(incident_id, user.id, _reason())), deps)
     require_whole_record(page)  # the history as a download holds every step's trail
     entries = full_trail(deps, incident_id, {step.id for step in page.view.completed_steps})
-    events = timeline_lines(page, entries)
+    events = timeline_lines(page, entries, task_names(page, element_names(deps, incident_id)))
     views = access_lines(page, entries)
     from services.domain.history_queries import record_export
 

@@ -17,4 +17,10 @@ def register_incident_list(app: Flask) -> None:
     )
 
     app.register_blueprint(bp)
-    add_navigation(app, "Incidents", "cases.index", visible=lambda user: bool(user.schools))
+    add_navigation(
+        app,
+        "Incidents",
+        "cases.index",
+        visible=lambda user: bool(user.schools),
+        areas=("cases", "incidents"),
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from forms.answers import UK, date_time, decisions_in, role_in_words
+from services.domain.dependencies import Dependencies
 from services.domain.history import (
     KINDS,
     AccessLine,
@@ -20,6 +21,10 @@ from services.domain.history import (
 from services.domain.read_models import AuditEntry
 from services.web.incidents.reads import IncidentPageData
 from workflow.model import CompletedStep, FormSpec
+from workflow.process_graph import ProcessGraph, graph_of
+
+if TYPE_CHECKING:
+    from services.web.cases.summary import CaseSummary
 
 VIA_WORDS = {
     "role": "By role",
@@ -73,9 +78,27 @@ def decision_reader(steps: Sequence[CompletedStep]) -> DecisionReader:
     return read
 
 
-def task_names(page: IncidentPageData) -> dict[str, str]:
-    """Element id -> task name, over what the incident page knows."""
-    names = {step.bpmn_id: step.name for step in page.view.completed_steps}
+def graph_names(graph: ProcessGraph | None) -> dict[str, str]:
+    """Element id -> name over the whole diagram (tasks that were stopped have no step)."""
+    if graph is None:
+        return {}
+    return {e.id: " ".join(e.name.split()) for e in graph.elements.values() if e.name}
+
+
+def element_names(deps: Dependencies, incident_id: str) -> dict[str, str]:
+    """The names of every element of the incident's process version."""
+    with deps.uow_factory() as uow:
+        incident = uow.incidents.get(incident_id)
+        if incident is None:
+            return {}
+        definition = deps.definitions.get(uow, incident.definition_version_id)
+    return graph_names(graph_of(definition))
+
+
+def task_names(page: IncidentPageData, known: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Element id -> task name, over what the incident page knows (and `known` names)."""
+    names = dict(known or {})
+    names.update({step.bpmn_id: step.name for step in page.view.completed_steps})
     names.update({ready.task.bpmn_id: ready.task.name for ready in page.view.ready_tasks})
     names.update({task.bpmn_id: task.name for task in page.view.external_tasks})
     return names
@@ -146,6 +169,7 @@ def _how(page: IncidentPageData, line: AccessLine) -> str:
     return words
 
 
-def case_timeline(page: IncidentPageData, case: object | None) -> list[TimelineLine]:
+def case_timeline(page: IncidentPageData, case: CaseSummary | None) -> list[TimelineLine]:
     """The timeline of the page's slice of the audit trail (reads are in the access log)."""
-    return timeline_lines(page, page.view.audit)
+    graph = case.path.graph if case is not None else None
+    return timeline_lines(page, page.view.audit, task_names(page, graph_names(graph)))

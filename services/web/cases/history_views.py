@@ -15,6 +15,8 @@ from services.web.cases.history_lines import (
     AccessWords,
     TimelineLine,
     access_lines,
+    element_names,
+    task_names,
     timeline_lines,
 )
 from services.web.extensions import runtime
@@ -55,8 +57,9 @@ def history(incident_id: str) -> Page:
     page = open_incident(incident_id)  # access-checked and logged, as the incident page
     require_record_reader(page)
     readable = {step.id for step in page.view.completed_steps}
-    entries = full_trail(runtime().bus.dependencies, incident_id, readable)
-    events = timeline_lines(page, entries)
+    deps = runtime().bus.dependencies
+    entries = full_trail(deps, incident_id, readable)
+    events = timeline_lines(page, entries, task_names(page, element_names(deps, incident_id)))
     views = access_lines(page, entries)
     kind = request.args.get("kind") or ""
     person = request.args.get("person", type=int)

@@ -71,6 +71,11 @@ def route_words(data: dict[str, Any], criteria: tuple[str, ...]) -> str:
     if immediate is True:
         return "Immediate referral to police and/or children's social care"
     if data.get("route") == "referral":
+        if data.get("handle_in_house") is True and data.get("headteacher_agrees") is True:
+            # Agreed in-house, then referred: only a new concern sends it back to referral.
+            return "Referred after a new concern, while it was handled in school"
+        if data.get("handle_in_house") is True and data.get("headteacher_agrees") is False:
+            return "Referred: the headteacher did not agree to handle it in school"
         return "Referred after the risk assessment"
     if data.get("route") == "in_house":
         return "Handled in school, with the headteacher's agreement"

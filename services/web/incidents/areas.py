@@ -16,7 +16,8 @@ def register_case_pages(app: Flask) -> None:
     app.register_blueprint(incidents_bp)
     app.register_blueprint(inbox_bp)
     add_navigation(app, "Your tasks", "inbox.index")
-    add_navigation(app, "Report a concern", "incidents.report", visible=may_report)
+    # The incident and task pages belong to "Incidents" (cases), not to "Report a concern".
+    add_navigation(app, "Report a concern", "incidents.report", visible=may_report, areas=())
 
 
 def may_report(user: SignedInUser) -> bool:

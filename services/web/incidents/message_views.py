@@ -59,9 +59,7 @@ def raise_message(incident_id: str, name: str) -> Page:
         except TaskDataInvalid as invalid:
             apply_errors(form, invalid.errors)
         else:
-            tell(
-                f"You raised “{message.name_of_event}”. The designated safeguarding leads are told."
-            )
+            tell(f"{raised_words(message)}. The designated safeguarding leads are told.")
             return redirect(incident_url)
     return _form_page(page.view.reference, message, form, incident_url)
 
@@ -71,8 +69,23 @@ def _form_page(reference: str, message: MessageView, form: TaskForm, incident_ur
         "incidents/message.html",
         reference=reference,
         message=message,
+        heading=heading_of(message),
         form=form,
         incident_url=incident_url,
         has_errors=bool(form.error_summary_items()),
     )
     return html, 422 if form.is_submitted() else 200
+
+
+def heading_of(message: MessageView) -> str:
+    """The form's heading, as an action: the event's name reads as what happened."""
+    if message.name == "new_concern":
+        return "Raise a new concern"
+    return f"Raise: {message.name_of_event}"
+
+
+def raised_words(message: MessageView) -> str:
+    """What the success banner says was done."""
+    if message.name == "new_concern":
+        return "You raised a new concern"
+    return f"You raised “{message.name_of_event}”"
