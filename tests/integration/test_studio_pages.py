@@ -3,11 +3,14 @@
 # ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
 from __future__ import annotations
 
+import io
 import re
 
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from services.bootstrap import Runtime
+from services.db.models import ProcessDraft
 from services.domain.commands import DeployDefinitions
 from tests.integration.service_fixtures import default_bundle
 from tests.integration.web_fixtures import (  # noqa: F401
@@ -123,3 +126,39 @@ def test_autosave_refuses_wrong_types_as_json_and_every_change_needs_the_csrf_to
     choose = {"process_key": key, "version": "1"}
     assert client.post("/studio/schools/1/version", data=choose).status_code == 400
     assert client.get(f"{draft_url}/state").get_json()["state"] == "draft"
+
+
+def test_uploads_from_the_page_are_refused_with_located_422s_and_store_nothing(
+    client: FlaskClient, make_user: object, web_runtime: Runtime
+) -> None:
+    web_runtime.bus.handle(DeployDefinitions(default_bundle(), None))
+    author = make_user("process_admin")  # type: ignore[operator]
+    login(client, author.email)
+    token = form_csrf_token(client.get("/studio/").get_data(as_text=True))
+    url = "/studio/processes/sharing_nudes_response/drafts"
+    cases = [
+        (
+            [("big.bpmn", b"<x>" + b"a" * (10 * 1024 * 1024) + b"</x>")],
+            "big.bpmn",
+            "the limit is 2 MB",
+        ),
+        ([("latin.bpmn", b"<x>\xe9</x>")], "latin.bpmn:1", "is not UTF-8 text (byte 0xe9"),
+        ([("empty.bpmn", b"")], "empty.bpmn", "file is empty"),
+        ([("x.bpmn", b"<x/>"), ("x.bpmn", b"<y/>")], "x.bpmn", "uploaded twice"),
+    ]
+    before = _drafts(web_runtime)
+    for uploads, where, words in cases:
+        data: dict[str, object] = {
+            "csrf_token": token,
+            "files": [(io.BytesIO(content), name) for name, content in uploads],
+        }
+        refused = client.post(url, data=data, content_type="multipart/form-data")
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 422, (where, html[-500:])
+        assert where in html and words in html, (where, words)
+    assert _drafts(web_runtime) == before
+
+
+def _drafts(runtime: Runtime) -> int:
+    with runtime.unit_of_work() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(ProcessDraft)) or 0)

@@ -21,7 +21,7 @@ from services.domain.studio import drafts, versions
 from services.domain.studio.errors import ChecksFailed, DraftConflict
 from services.web.auth.identity import SignedInUser, current_user, login_required
 from services.web.studio.context import studio
-from workflow.errors import DefinitionInvalid
+from workflow.errors import DefinitionInvalid, DiagramProblem
 
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
@@ -71,6 +71,13 @@ def new_draft(process_key: str) -> BaseResponse:
     files: dict[str, object] = {}
     uploads = [f for f in request.files.getlist("files") if f.filename]
     if uploads:
+        names = [upload.filename or "" for upload in uploads]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:  # the second would silently replace the first
+            problems = [
+                DiagramProblem(n, None, "", "uploaded twice: upload it once") for n in twice
+            ]
+            return _refused(problems, process_key)
         for upload in uploads:
             files[upload.filename or ""] = upload.read(MAX_UPLOAD_BYTES + 1)
     else:
@@ -83,11 +90,14 @@ def new_draft(process_key: str) -> BaseResponse:
             studio(), user.id, process_key, files, request.form.get("note", "")
         )
     except DefinitionInvalid as error:
-        return Response(
-            render_template("studio/refused.html", problems=error.problems, key=process_key),
-            status=422,
-        )
+        return _refused(error.problems, process_key)
     return redirect(url_for(".draft", draft_id=draft_id))
+
+
+def _refused(problems: list[DiagramProblem], process_key: str) -> Response:
+    return Response(
+        render_template("studio/refused.html", problems=problems, key=process_key), status=422
+    )
 
 
 @bp.get("/drafts/<int:draft_id>")
