@@ -28,5 +28,5 @@ def due_at_for(
         if isinstance(value, str) and value.strip().upper().startswith("P"):
             return calendar_for(calendar, task.due_calendar).add(ready_at, value.strip())
         return as_utc(value)
-    except (ExpressionError, TimingError) as error:
+    except (ExpressionError, TimingError, ValueError, OverflowError) as error:  # past year 9999
         raise ProcessFailed(task.bpmn_id, f"dueDate {task.due!r}: {error}") from error
