@@ -18,14 +18,26 @@ from sqlalchemy import ColumnElement, and_, or_, select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import AuditEvent, CaseAnswer, Incident
-from services.db.repositories.cases import CaseFilter, CaseRow, list_cases, process_versions
+from services.db.repositories.cases import (
+    CaseFilter,
+    CaseRow,
+    FactsReadable,
+    list_cases,
+    process_versions,
+)
 from services.domain.access import can_view_incident
 from services.domain.dependencies import Dependencies
 from services.domain.errors import NotFound
 from services.domain.handlers.common import enforce, user_facts
 from services.domain.messages import Message
 from services.domain.read_models import AuditEntry
-from services.domain.step_access import reads_records_by_role, searchable_steps
+from services.domain.step_access import (
+    FACT_SOURCES,
+    Viewer,
+    readable_facts,
+    reads_records_by_role,
+    searchable_steps,
+)
 from services.domain.visibility import incident_visible_to
 from workflow.process_graph import criteria_labels, option_labels, task_readers
 
@@ -98,6 +110,10 @@ def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
         case = query.case
         if not everyone:
             case = replace(case, route=None, criterion=None, overdue=None)
+        # The route, criteria and classification are the steps' they come from: per version,
+        # the facts these roles read there (as on a list: no task lends a step, safe side).
+        viewer = Viewer(query.actor_id, frozenset(roles))
+        facts = {v: readable_facts(viewer, r) for v, r in readers.items()}
         rows = list_cases(
             uow.session,
             incident_visible_to(query.actor_id, query.school_id),
@@ -106,9 +122,17 @@ def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
             now,
             limit=min(query.limit, MAX_PAGE) if query.purpose == "list" else query.limit,
             offset=query.offset,
+            facts=FactsReadable(
+                route=_versions_reading("route", facts),
+                criteria=_versions_reading("criteria", facts),
+            ),
         )
         if not everyone:
             rows = [_status_only(row) for row in rows]
+        else:
+            rows = [
+                _facts_shown(row, facts.get(row.definition_version_id, frozenset())) for row in rows
+            ]
         uow.audit.add(
             "incidents.exported" if query.purpose == "export" else "incidents.listed",
             f"school:{query.school_id}",
@@ -124,6 +148,26 @@ def list_incidents(query: ListCases, deps: Dependencies) -> CasePage:
             classes.update(option_labels(definition).get("incident_classification", {}))
         uow.commit()
         return CasePage(rows, words, classes, versions)
+
+
+def _versions_reading(fact: str, facts: Mapping[int, frozenset[str]]) -> ColumnElement[bool]:
+    # A filter on a fact matches only the versions where it is read (never probes the rest).
+    return Incident.definition_version_id.in_(sorted(v for v, f in facts.items() if fact in f))
+
+
+def _facts_shown(row: CaseRow, readable: frozenset[str]) -> CaseRow:
+    withheld = frozenset(FACT_SOURCES) - readable
+    if not withheld:
+        return row
+    route = "route" in withheld
+    return replace(
+        row,
+        route=None if route else row.route,
+        immediate_referral=None if route or "criteria" in withheld else row.immediate_referral,
+        referral_criteria=() if "criteria" in withheld else row.referral_criteria,
+        classification=None if "classification" in withheld else row.classification,
+        withheld=withheld,
+    )
 
 
 def _status_only(row: CaseRow) -> CaseRow:

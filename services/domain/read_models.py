@@ -100,6 +100,8 @@ class IncidentView:
     # parts (history, route, documents, children); reads_every_step: the PDF and exports too.
     reads_record: bool = False
     reads_every_step: bool = False
+    # The derived facts (step_access.FACT_SOURCES: route, criteria, classification) they read.
+    readable_facts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,10 @@ PDF and search applies these functions (visibility.py is their SQL mirror for li
   They see the incident's status and the tasks asked of them, never the history, the route,
   other people's tasks, documents or exports.
 - admin and process_admin are not reader roles: by those roles alone a person reads nothing.
+- What the process derives from a step's answers is that step's (FACT_SOURCES): the route,
+  the criteria that held and the classification show, in any page, list, filter, export or
+  API, only to someone who may read every step the fact comes from (reads_facts_of); so does
+  a decision step (a business rule task) deciding on a step's answers (DECISION_SOURCES).
 
 The role names live in workflow/step_readers.py (the BPMN lint needs them too).
 """
@@ -30,6 +34,7 @@ from workflow.model import CompletedStep, FormSpec
 from workflow.step_readers import READ_BY_DEFAULT, READER_ROLES, ROLES
 
 __all__ = [
+    "FACT_SOURCES",
     "READER_ROLES",
     "READ_ONLY_ROLES",
     "RECORD_READER_ROLES",
@@ -39,8 +44,10 @@ __all__ = [
     "Viewer",
     "may_read_step",
     "readable_completed_steps",
+    "readable_facts",
     "readable_steps",
     "reads_every_step",
+    "reads_facts_of",
     "reads_record",
     "reads_records_by_role",
     "searchable_steps",
@@ -55,6 +62,20 @@ RECORD_READER_ROLES = frozenset(READ_BY_DEFAULT)
 READ_ONLY_ROLES = frozenset({"auditor"})
 
 Relationship = Literal["reporter", "assignee", "excluded", "none"]
+
+# Facts about an incident the process derives from user tasks' answers -> those tasks. The
+# decision after the initial review says whether to refer at once and which criteria held;
+# the risk assessment gives the classification and, with the headteacher's agreement, the
+# route (which also tells whether immediate referral applied, so it needs the review too).
+FACT_SOURCES: Mapping[str, tuple[str, ...]] = {
+    "route": ("initial_review", "risk_assessment", "agree_in_house"),
+    "criteria": ("initial_review",),
+    "classification": ("risk_assessment",),
+}
+# Decision steps (business rule tasks, no form) -> the user tasks whose answers they decide on.
+DECISION_SOURCES: Mapping[str, tuple[str, ...]] = {
+    "decide_immediate_referral": ("initial_review",),
+}
 
 
 @dataclass(frozen=True)
@@ -108,6 +129,35 @@ def may_read_step(viewer: Viewer, step: StepFacts) -> bool:
     if viewer.holds_task and step.is_report:
         return True
     return viewer.holds_task and step.bpmn_id in viewer.needs
+
+
+def reads_facts_of(
+    viewer: Viewer, sources: Iterable[str], readers_by_task: Mapping[str, Sequence[str] | None]
+) -> bool:
+    """May this person read what the process derived from these steps (every one of them)?
+
+    `readers_by_task`: the process version's declared readers (task id -> roles, None: the
+    default). A step is taken as done by someone else: deriving gives nobody their own answers.
+    """
+
+    def readers(step_id: str) -> tuple[str, ...] | None:
+        declared = readers_by_task.get(step_id)
+        return tuple(declared) if declared is not None else None
+
+    return all(
+        may_read_step(viewer, StepFacts(step_id, readers(step_id), None)) for step_id in sources
+    )
+
+
+def readable_facts(
+    viewer: Viewer, readers_by_task: Mapping[str, Sequence[str] | None]
+) -> frozenset[str]:
+    """The FACT_SOURCES facts ("route", "criteria", "classification") this person may read."""
+    return frozenset(
+        fact
+        for fact, sources in FACT_SOURCES.items()
+        if reads_facts_of(viewer, sources, readers_by_task)
+    )
 
 
 def named_reader(roles: Collection[str], readers: Sequence[str] | None) -> bool:
@@ -172,11 +222,19 @@ def step_facts(step: CompletedStep, *, is_report: bool = False) -> StepFacts:
 def readable_completed_steps(
     viewer: Viewer, steps: Sequence[CompletedStep]
 ) -> tuple[CompletedStep, ...]:
-    """The completed steps this person may read, in order (the first one is the report)."""
+    """The completed steps this person may read, in order (the first one is the report).
+
+    A decision step is read by whoever reads the steps it decides on (DECISION_SOURCES).
+    """
+    readers = {s.bpmn_id: s.form.readers for s in steps if s.form is not None}
     return tuple(
         step
         for index, step in enumerate(steps)
         if may_read_step(viewer, step_facts(step, is_report=index == 0))
+        and (
+            step.form is not None
+            or reads_facts_of(viewer, DECISION_SOURCES.get(step.bpmn_id, ()), readers)
+        )
     )
 
 

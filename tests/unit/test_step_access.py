@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from services.domain.step_access import (
+    FACT_SOURCES,
     StepFacts,
     Viewer,
     may_read_step,
     readable_completed_steps,
+    readable_facts,
     reads_every_step,
+    reads_facts_of,
     reads_record,
     reads_records_by_role,
     searchable_steps,
@@ -178,3 +182,34 @@ def test_what_a_task_lends_is_read_on_the_page_but_never_makes_a_whole_record_do
     )
     assert reads(head) == {step.bpmn_id for step in STEPS}  # while their task waits
     assert reads_record(head) and not reads_every_step(head, STEPS)
+
+
+def test_derived_facts_follow_the_steps_they_come_from() -> None:
+    head = Viewer(7, frozenset({"headteacher"}))
+    dsl = Viewer(DSL, frozenset({"dsl"}))
+    declared = {"initial_review": ("dsl", "auditor"), "risk_assessment": None}
+    assert readable_facts(dsl, declared) == {"route", "criteria", "classification"}
+    # The review is not theirs: neither the route nor the criteria it decides; the
+    # classification comes from the risk assessment, which they read.
+    assert readable_facts(head, declared) == {"classification"}
+    assert readable_facts(head, {}) == {"route", "criteria", "classification"}
+    assert not reads_facts_of(head, FACT_SOURCES["route"], declared)
+    # No role in the school, or excluded: nothing, whatever the readers say.
+    assert readable_facts(Viewer(7, frozenset()), {}) == frozenset()
+    excluded = Viewer(7, frozenset({"dsl"}), "excluded")
+    assert readable_facts(excluded, {}) == frozenset()
+
+
+def test_a_decision_step_is_read_by_whoever_reads_the_step_it_decides_on() -> None:
+    review_form = FormSpec("initial_review", readers=("dsl", "auditor"))
+    steps = [
+        CompletedStep("a", "record_disclosure", "Report", "staff", actor=str(REPORTER)),
+        CompletedStep("b", "initial_review", "Review", "dsl", actor=str(DSL), form=review_form),
+        CompletedStep("c", "decide_immediate_referral", "Decide", "dsl"),
+    ]
+    head = Viewer(7, frozenset({"headteacher"}))
+    assert [s.id for s in readable_completed_steps(head, steps)] == ["a"]
+    dsl = Viewer(DSL, frozenset({"dsl"}))
+    assert [s.id for s in readable_completed_steps(dsl, steps)] == ["a", "b", "c"]
+    open_review = [steps[0], replace(steps[1], form=FormSpec("initial_review")), steps[2]]
+    assert [s.id for s in readable_completed_steps(head, open_review)] == ["a", "b", "c"]

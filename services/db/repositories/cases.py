@@ -74,6 +74,8 @@ class CaseRow:
     process_version: int
     overdue: bool
     open_tasks: int
+    # Derived facts withheld from the caller ("route", "criteria", "classification").
+    withheld: frozenset[str] = frozenset()
 
 
 def _like(text: str) -> str:
@@ -115,8 +117,24 @@ def _text_clause(text: str, readable: ColumnElement[bool]) -> ColumnElement[bool
     return or_(Incident.reference == needle.upper(), in_answers)
 
 
+@dataclass(frozen=True)
+class FactsReadable:
+    """Where the caller may read each derived fact: the process versions, as WHERE clauses.
+
+    A filter on a fact matches only incidents whose fact the caller reads (step_access's
+    reads_facts_of), so filtering cannot probe a fact the rows would withhold.
+    """
+
+    route: ColumnElement[bool]
+    criteria: ColumnElement[bool]
+
+
 def _filtered(
-    query: Select[Any], case: CaseFilter, now: datetime, readable: ColumnElement[bool]
+    query: Select[Any],
+    case: CaseFilter,
+    now: datetime,
+    readable: ColumnElement[bool],
+    facts: FactsReadable | None = None,
 ) -> Select[Any]:
     if case.status is not None:
         query = query.where(Incident.status == case.status)
@@ -124,10 +142,14 @@ def _filtered(
         query = query.where(_text_clause(case.text, readable))
     if case.route is not None:
         query = query.where(_route_clause(case.route))
+        if facts is not None:
+            query = query.where(facts.route)
     if case.criterion is not None:
         query = query.where(
             IncidentCaseFacts.referral_criteria.like(_like(f",{case.criterion},"), escape="\\")
         )
+        if facts is not None:
+            query = query.where(facts.criteria)
     overdue = _ready_tasks(HumanTask.due_at < now)
     if case.overdue is True:
         query = query.where(overdue)
@@ -153,8 +175,12 @@ def list_cases(
     *,
     limit: int,
     offset: int = 0,
+    facts: FactsReadable | None = None,
 ) -> list[CaseRow]:
-    """One page of the incidents `visible` allows, narrowed by `case`, in its sort order."""
+    """One page of the incidents `visible` allows, narrowed by `case`, in its sort order.
+
+    `facts`: where the caller reads the route and criteria (None: everywhere).
+    """
     # Exports read up to MAX_EXPORT rows in one go; pages are far smaller.
     if not 1 <= limit <= MAX_EXPORT or offset < 0:
         raise ValueError(f"limit {limit} / offset {offset} out of range: 1..{MAX_EXPORT}, >= 0")
@@ -180,7 +206,7 @@ def list_cases(
     page: Any = select(Incident.id).where(visible)
     if case.route is not None or case.criterion is not None:
         page = page.outerjoin(IncidentCaseFacts, IncidentCaseFacts.incident_id == Incident.id)
-    page = _filtered(page, case, now, readable)
+    page = _filtered(page, case, now, readable, facts)
     if case.sort == "closed":
         page = page.where(Incident.closed_at.is_not(None))
     page = page.order_by(*SORTS.get(case.sort, SORTS["newest"])).limit(limit).offset(offset)
@@ -194,8 +220,8 @@ def list_cases(
             .join(DefinitionVersion, DefinitionVersion.id == Incident.definition_version_id)
             .where(Incident.id.in_(chunk))
         )
-        for incident, facts, version, late, waiting in session.execute(rows):
-            found[incident.id] = _row(incident, facts, version, late, waiting)
+        for incident, decided, version, late, waiting in session.execute(rows):
+            found[incident.id] = _row(incident, decided, version, late, waiting)
     return [found[i] for i in ids if i in found]
 
 

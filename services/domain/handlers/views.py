@@ -31,6 +31,7 @@ from services.domain.step_access import (
     Viewer,
     needs_of,
     readable_completed_steps,
+    readable_facts,
     reads_every_step,
     reads_record,
     step_facts,
@@ -38,6 +39,7 @@ from services.domain.step_access import (
 from services.domain.visibility import inbox_tasks, is_overdue
 from workflow import engine
 from workflow.model import InstanceStatus
+from workflow.process_graph import task_readers
 
 
 def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
@@ -107,6 +109,9 @@ def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
             reads_every_step=reads_every_step(
                 viewer, [step_facts(step, is_report=i == 0) for i, step in enumerate(steps)]
             ),
+            readable_facts=readable_facts(viewer, task_readers(definition))
+            if whole
+            else frozenset(),
         )
 
 

@@ -40,7 +40,10 @@ SCHEMAS: dict[str, Schema] = {
             "status": STRING,
             "created_at": TIME,
             "closed_at": NULLABLE_TIME,
-            "route": {"enum": ["immediate", "in_house", "referral", "undecided"]},
+            # null: withheld, its steps' readers leave the caller out (need-to-know).
+            "route": nullable(
+                "string", enum=["immediate", "in_house", "referral", "undecided", None]
+            ),
             "route_words": STRING,
             "immediate_referral": nullable("boolean"),
             "referral_criteria": array_of(closed({"id": STRING, "label": STRING})),

@@ -42,6 +42,8 @@ class CaseLine:
 
 def route_in_words(row: CaseRow) -> str:
     """The route the process took so far, as a sentence fragment."""
+    if "route" in row.withheld:  # need-to-know: the steps deciding it are not theirs
+        return "Not shown"
     if row.immediate_referral:
         return "Immediate referral"
     if row.route == "referral":
@@ -121,7 +123,9 @@ def case_json(row: CaseRow, page: CasePage) -> dict[str, Any]:
     }
 
 
-def _route_id(row: CaseRow) -> str:
+def _route_id(row: CaseRow) -> str | None:
+    if "route" in row.withheld:
+        return None  # not theirs to read (step_access.FACT_SOURCES)
     if row.immediate_referral:
         return "immediate"
     if row.route in ("referral", "in_house"):

@@ -84,6 +84,23 @@ def route_words(data: dict[str, Any], criteria: tuple[str, ...]) -> str:
     return "Not decided yet: the initial review decides"
 
 
+# The process data each derived fact reads (step_access.FACT_SOURCES names its steps).
+FACT_DATA = {
+    "route": ("route", "immediate_referral", "handle_in_house", "headteacher_agrees"),
+    "criteria": ("referral_criteria",),
+    "classification": ("incident_classification",),
+}
+
+
+WITHHELD = "Not shown: the steps that decide it are not yours to read"
+
+
+def shown_facts(data: dict[str, Any], readable: Collection[str]) -> dict[str, Any]:
+    """The process data without the facts this person may not read (route, criteria...)."""
+    hidden = {key for fact, keys in FACT_DATA.items() if fact not in readable for key in keys}
+    return {key: value for key, value in data.items() if key not in hidden}
+
+
 def case_summary(
     page: IncidentPageData, deps: Dependencies, viewer_roles: Collection[str] = ()
 ) -> CaseSummary:
@@ -93,7 +110,8 @@ def case_summary(
     with deps.uow_factory() as uow:
         definition = deps.definitions.get(uow, path.definition_version_id)
     words = criteria_labels(definition)
-    data = path.data
+    # Need-to-know: the route, criteria and classification are the steps' they come from.
+    data = shown_facts(path.data, view.readable_facts)
     held = data.get("referral_criteria")
     criteria = (
         tuple(decision_output_in_words("referral_criteria", held, words).split("; "))
@@ -121,7 +139,7 @@ def case_summary(
     )
     return CaseSummary(
         status="Closed" if view.status == "closed" else "Open",
-        route=route_words(data, criteria),
+        route=route_words(data, criteria) if "route" in view.readable_facts else WITHHELD,
         classification=classes.get(str(classification), str(classification or "")),
         criteria=criteria,
         overdue=tuple(h.task for h in holders if h.overdue),
