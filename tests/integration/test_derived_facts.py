@@ -16,9 +16,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+import tests.integration.test_access_matrix as matrix
 from services.bootstrap import Runtime
 from services.web.auth.tokens import issue_api_token
 from services.web.cases.summary import WITHHELD
@@ -124,3 +126,46 @@ def test_route_and_criteria_show_only_to_readers_of_the_initial_review(
     assert "referral criteria held" not in _get(head_client, chronology, head_token).get_data(
         as_text=True
     )
+
+
+def test_classification_and_route_follow_the_risk_assessment_readers(
+    app: Flask,
+    web_runtime: Runtime,
+    make_user: Callable[..., WebUser],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # S1, handled in school, on a version whose risk assessment is the DSL's and auditors'.
+    readers = '<camunda:property name="readers" value="dsl,auditor" />'
+    monkeypatch.setattr(matrix, "DECLARED", {"risk_assessment": readers})
+    monkeypatch.setattr(matrix, "SCENARIO", "s1.json")
+    monkeypatch.setattr(matrix, "STOP_BEFORE", "close_incident")
+    runtime = web_runtime
+    staff = make_user("staff", totp=True)
+    school = staff.school_id
+    run_declared_readers(runtime, school)
+    dsl = make_user("dsl", school_id=school, totp=True)
+    head = make_user("headteacher", school_id=school, totp=True)
+    lanes = {"dsl": dsl.id, "headteacher": head.id, "staff": staff.id}
+    incident = seed_incident(runtime, school, staff.id, lanes)
+    dsl_client, _ = _signed_in(app, runtime, dsl)
+    head_client, _ = _signed_in(app, runtime, head)
+
+    def route_on_page(client: FlaskClient) -> str:
+        page = _get(client, f"/incidents/{incident.id}").get_data(as_text=True)
+        found = re.search(r'id="case-route">(.*?)<', page, flags=re.S)
+        assert found is not None
+        return found.group(1)
+
+    assert route_on_page(dsl_client).startswith("Handled in school")
+    assert route_on_page(head_client) == WITHHELD
+    listing = f"/incidents?school={school}&format=json"
+    for client, shown in ((dsl_client, True), (head_client, False)):
+        rows = json.loads(_get(client, listing).get_data())["incidents"]
+        row = next(r for r in rows if r["reference"] == incident.reference)
+        assert (row["classification"] == "experimental") is shown
+        assert (row["route"] == "in_house") is shown
+        assert row["route"] is not None or row["classification"] is None
+        found = _get(client, f"/incidents?school={school}&route=in_house").get_data(True)
+        assert (incident.reference in found) is shown
+        words = _outside_forms(_get(client, f"/incidents?school={school}").get_data(True))
+        assert ("Classified: Experimental" in words) is shown
