@@ -6,11 +6,12 @@ the process graph of the version the incident runs on; nothing here is audited a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from services.domain.dependencies import Dependencies
 from services.domain.errors import NotFound
+from services.domain.read_models import IncidentView
 from workflow import engine
 from workflow.model import PendingTimer
 from workflow.process_graph import ProcessGraph, graph_of, next_possible, path_taken
@@ -58,3 +59,16 @@ def incident_path(deps: Dependencies, incident_id: str, now: datetime | None = N
         next_possible=tuple(next_possible(graph, waiting)),
         data=dict(status.data),
     )
+
+
+def path_shown(path: CasePath, view: IncidentView) -> CasePath:
+    """The path as this person may see it: without the route when its steps are not theirs.
+
+    Gateways, scripts, decisions and connections passed tell the route taken; someone who may
+    not read it (step_access.readable_facts) sees the steps they read and what waits now.
+    """
+    if "route" in view.readable_facts:
+        return path
+    read = {step.bpmn_id for step in view.completed_steps}
+    kept = tuple(i for i in path.path_taken if i in read)
+    return replace(path, path_taken=kept, next_possible=())

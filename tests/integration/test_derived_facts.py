@@ -77,6 +77,7 @@ def test_route_and_criteria_show_only_to_readers_of_the_initial_review(
     # The incident page's summary.
     page = _get(dsl_client, f"/incidents/{incident.id}").get_data(as_text=True)
     assert "Immediate referral to police" in page and CRITERION in page
+    assert "Mark the referral route" in page  # the path's text twin
     page = _get(head_client, f"/incidents/{incident.id}").get_data(as_text=True)
     assert WITHHELD in page
     assert "Immediate referral to police" not in page and CRITERION not in page
@@ -116,7 +117,14 @@ def test_route_and_criteria_show_only_to_readers_of_the_initial_review(
     body = _get(head_client, f"/api/v1/incidents/{incident.id}", head_token).get_json()
     steps = json.dumps([body["completed_steps"], body["audit"]])
     assert not [w for w in ("referral_criteria", *ROUTE_WORDS) if w in steps]
+    # Nor the path on the diagram: the decision and the route's marks are not theirs.
+    assert not {"decide_immediate_referral", "set_route_referral"} & set(body["path_taken"])
+    assert "record_disclosure" in body["path_taken"] and body["next_possible"] == []
+    assert "Mark the referral route" not in _get(head_client, f"/incidents/{incident.id}").get_data(
+        as_text=True
+    )
     body = _get(dsl_client, f"/api/v1/incidents/{incident.id}", dsl_token).get_json()
+    assert "set_route_referral" in body["path_taken"]
     decision = [s for s in body["completed_steps"] if s["bpmn_id"] == "decide_immediate_referral"]
     assert decision and "adult_involved" in decision[0]["answers"]["referral_criteria"]
 

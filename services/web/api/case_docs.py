@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from services.domain.dependencies import Dependencies
-from services.domain.history_path import incident_path
+from services.domain.history_path import incident_path, path_shown
+from services.domain.read_models import IncidentView
 from services.web.api.openapi import BREAK_GLASS_HEADER, Operation, describe
 from services.web.api.schemas import (
     BOOLEAN,
@@ -184,7 +185,10 @@ def _incident_with_path() -> Schema:
 describe({}, {"Incident": _incident_with_path()})
 
 
-def path_json(deps: Dependencies, incident_id: str) -> dict[str, list[str]]:
-    """`path_taken` (element and flow ids in order) and `next_possible` (task ids)."""
-    path = incident_path(deps, incident_id)
+def path_json(deps: Dependencies, view: IncidentView) -> dict[str, list[str]]:
+    """`path_taken` (element and flow ids in order) and `next_possible` (task ids).
+
+    Without the route when its steps are not the caller's (history_path.path_shown).
+    """
+    path = path_shown(incident_path(deps, view.id), view)
     return {"path_taken": list(path.path_taken), "next_possible": list(path.next_possible)}

@@ -71,7 +71,7 @@ def get_incident(incident_id: str) -> Response:
     view = message_bus().handle(query)
     body = render.incident_json(view)
     # The route taken is the record's: the reporter and assignees get empty lists (need-to-know).
-    path = path_json(message_bus().dependencies, incident_id) if view.reads_record else None
+    path = path_json(message_bus().dependencies, view) if view.reads_record else None
     return jsonify({**body, **(path or {"path_taken": [], "next_possible": []})})
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from forms.answers import date_time, decision_output_in_words, role_in_words
 from services.domain.dependencies import Dependencies
 from services.domain.history_corrections import CORRECTING_ROLES
-from services.domain.history_path import CasePath, incident_path
+from services.domain.history_path import CasePath, incident_path, path_shown
 from services.web.cases.field_history import FieldChange, field_changes
 from services.web.incidents.reads import IncidentPageData
 from workflow.process_graph import TASK_KINDS, criteria_labels, option_labels
@@ -106,7 +106,7 @@ def case_summary(
 ) -> CaseSummary:
     """Summarise an opened incident (its access check and audit were done by opening it)."""
     view = page.view
-    path = incident_path(deps, view.id)
+    path = path_shown(incident_path(deps, view.id), view)  # the route only to its readers
     with deps.uow_factory() as uow:
         definition = deps.definitions.get(uow, path.definition_version_id)
     words = criteria_labels(definition)
