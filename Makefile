@@ -19,9 +19,11 @@ run: $(STAMP)
 	$(BIN)/safeguard init --demo
 	$(BIN)/safeguard serve
 
-## test: the whole test suite
+## test: the whole test suite, on PYTEST_WORKERS processes (pytest-xdist; each has its own
+## SQLite files and PostgreSQL schema)
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 ## lint: ruff, mypy (strict on workflow/ and forms/) and the import contracts
 lint: $(STAMP)
@@ -35,4 +37,5 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules services/web/static/govuk
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules services/web/static/govuk \
+		services/web/static/app/build

@@ -22,6 +22,7 @@ from services.db import (
     SqlAlchemyUnitOfWork,
     head_revision,
     make_engine,
+    make_session_factory,
     upgrade_database,
 )
 from services.db.migrate import current_revision
@@ -571,9 +572,18 @@ def test_children_are_linked_to_incidents_by_role(
     ]
 
 
-def test_outbox_hands_out_due_unsent_messages_in_order(
-    uow: SqlAlchemyUnitOfWork, world: World
-) -> None:
+def test_outbox_hands_out_due_unsent_messages_in_order(empty_db_url: str) -> None:
+    # A database of its own: other tests' unsent rows (the session database is shared, and
+    # pytest-xdist interleaves files) would take the first places in `pending`.
+    upgrade_database(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        _outbox_in_order(SqlAlchemyUnitOfWork(make_session_factory(engine)))
+    finally:
+        engine.dispose()
+
+
+def _outbox_in_order(uow: SqlAlchemyUnitOfWork) -> None:
     tag = secrets.token_hex(4)
     with uow:
         first = uow.outbox.add("school.1.dsl", "TaskReady", {"n": 1}, message_id=f"{tag}-1")
@@ -587,7 +597,7 @@ def test_outbox_hands_out_due_unsent_messages_in_order(
         uow.commit()
     mine = {first.id, later.id, second.id}
     with uow:
-        pending = [m.id for m in uow.outbox.pending(limit=500) if m.id in mine]
+        pending = [m.id for m in uow.outbox.pending(limit=500)]
         assert pending == [first.id, second.id]
         assert first.attempts == 0 and len(second.message_id) == 36
         uow.outbox.mark_sent([first.id], NOW)

@@ -5,6 +5,7 @@ gate, four eyes, conflicts, publishing and each school's version (with rollback)
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,12 @@ from services.bootstrap import Runtime
 from services.db.models import AuditEvent, Incident, ProcessDraft
 from services.domain.commands import DeployDefinitions, StartIncident
 from services.web.auth import issue_api_token
-from tests.integration.service_fixtures import BPMN_DIR, default_bundle, disclosure_data
+from tests.integration.service_fixtures import (
+    BPMN_DIR,
+    default_bundle,
+    default_bundle_again,
+    disclosure_data,
+)
 from tests.integration.web_fixtures import (  # noqa: F401
     app,
     client,
@@ -65,14 +71,14 @@ def _member(runtime: Runtime, school_id: int, role: str) -> Member:
 
 
 @pytest.fixture
-def world(web_runtime: Runtime) -> World:
+def world(web_runtime: Runtime) -> Iterator[World]:
     web_runtime.bus.handle(DeployDefinitions(default_bundle(), None))
     with web_runtime.unit_of_work() as uow:
         tag = secrets.token_hex(4)
         school = uow.schools.add(f"Studio School {tag}", f"studio-{tag}").id
         other = uow.schools.add(f"Other Studio {tag}", f"studio-other-{tag}").id
         uow.commit()
-    return World(
+    yield World(
         school,
         other,
         _member(web_runtime, school, "process_admin"),
@@ -81,6 +87,9 @@ def world(web_runtime: Runtime) -> World:
         _member(web_runtime, school, "staff"),
         _member(web_runtime, other, "process_admin"),
     )
+    # A version published here would be the latest for every school the session's other tests
+    # make later (they run interleaved with these under pytest-xdist): the default is again.
+    web_runtime.bus.handle(DeployDefinitions(default_bundle_again(), None))
 
 
 def call(
@@ -219,6 +228,8 @@ def test_four_eyes_void_on_change_publish_and_version_per_school(
     before = web_runtime.bus.handle(
         StartIncident(world.school_id, world.staff.id, disclosure_data("Studio Test"))
     )
+    # Other tests of the session deploy versions too: count from what is there now.
+    v1 = _version_of(web_runtime, before.incident_id)
     draft = new_draft(client, world.author, default_files(relabelled()))
     assert draft["passed"] is True, draft["problems"] or draft["scenarios"]
     assert any(NEW_LABEL in change["text"] for change in draft["diff"])
@@ -243,17 +254,18 @@ def test_four_eyes_void_on_change_publish_and_version_per_school(
 
     published = call(client, "POST", f"{path}/publish", world.author, {"note": "local words"})
     assert published.status_code == 200, published.get_json()
-    assert published.get_json() == {"version": 2}
+    v2 = published.get_json()["version"]
+    assert v2 > v1
 
-    # The author's school runs version 2; the other school stays on version 1.
+    # The author's school runs the new version; the other school stays on the one it ran.
     listing = call(client, "GET", "/processes", world.auditor).get_json()["processes"]
     process = next(p for p in listing if p["process_key"] == KEY)
     by_school = {s["id"]: s["version"] for s in process["schools"]}
-    assert by_school[world.school_id] == 2
-    assert by_school[world.other_school_id] == 1
-    v2 = next(v for v in process["versions"] if v["version"] == 2)
-    assert v2["note"] == "local words"
-    assert v2["approver"] is not None
+    assert by_school[world.school_id] == v2
+    assert by_school[world.other_school_id] == v1
+    shown = next(v for v in process["versions"] if v["version"] == v2)
+    assert shown["note"] == "local words"
+    assert shown["approver"] is not None
 
     after = web_runtime.bus.handle(
         StartIncident(world.school_id, world.staff.id, disclosure_data("Studio Test"))
@@ -262,12 +274,12 @@ def test_four_eyes_void_on_change_publish_and_version_per_school(
     elsewhere = web_runtime.bus.handle(
         StartIncident(world.other_school_id, elsewhere_staff.id, disclosure_data("Studio Test"))
     )
-    assert _version_of(web_runtime, before.incident_id) == 1  # running incidents stay put
-    assert _version_of(web_runtime, after.incident_id) == 2
-    assert _version_of(web_runtime, elsewhere.incident_id) == 1
+    assert _version_of(web_runtime, before.incident_id) == v1  # running incidents stay put
+    assert _version_of(web_runtime, after.incident_id) == v2
+    assert _version_of(web_runtime, elsewhere.incident_id) == v1
 
     # Rollback: one audited action; nothing is deleted.
-    body = {"process_key": KEY, "version": 1}
+    body = {"process_key": KEY, "version": v1}
     other = call(
         client, "POST", f"/schools/{world.school_id}/process-version", world.other_admin, body
     )
@@ -277,7 +289,7 @@ def test_four_eyes_void_on_change_publish_and_version_per_school(
     again = web_runtime.bus.handle(
         StartIncident(world.school_id, world.staff.id, disclosure_data("Studio Test"))
     )
-    assert _version_of(web_runtime, again.incident_id) == 1
+    assert _version_of(web_runtime, again.incident_id) == v1
     with web_runtime.unit_of_work() as uow:
         actions = set(uow.session.scalars(select(AuditEvent.action)))
     assert {

@@ -88,7 +88,7 @@ def list_processes() -> Response:
     return jsonify({"processes": versions.list_processes(studio(), api_user().id)})
 
 
-@bp.post("/processes/<process_key>/drafts")
+@bp.post("/processes/<key:process_key>/drafts")
 def create_draft(process_key: str) -> tuple[Response, int, dict[str, str]] | Response:
     """A new draft from uploaded files, checked at once (201 even when checks fail)."""
     request.max_content_length = MAX_DRAFT_BODY

@@ -63,7 +63,7 @@ def index() -> str:
     )
 
 
-@bp.post("/processes/<process_key>/drafts")
+@bp.post("/processes/<key:process_key>/drafts")
 @login_required
 def new_draft(process_key: str) -> BaseResponse:
     """Start a draft from a version (its files), or from uploaded .bpmn/.dmn files."""
@@ -174,7 +174,7 @@ def discard(draft_id: int) -> BaseResponse:
     return redirect(url_for(".index"))
 
 
-@bp.get("/drafts/<int:draft_id>/files/<name>")
+@bp.get("/drafts/<int:draft_id>/files/<file:name>")
 @login_required
 def export_draft_file(draft_id: int, name: str) -> Response:
     """Download one file of the draft (to open it in Camunda Modeler)."""
@@ -182,7 +182,7 @@ def export_draft_file(draft_id: int, name: str) -> Response:
     return _download(files, name)
 
 
-@bp.get("/processes/<process_key>/versions/<int:number>")
+@bp.get("/processes/<key:process_key>/versions/<int:number>")
 @login_required
 def version(process_key: str, number: int) -> str:
     """One version: its diagram, what changed from the one before, where it runs."""
@@ -202,7 +202,7 @@ def version(process_key: str, number: int) -> str:
     )
 
 
-@bp.get("/processes/<process_key>/diff")
+@bp.get("/processes/<key:process_key>/diff")
 @login_required
 def diff(process_key: str) -> str:
     """What changed between any two versions, in words and coloured on the diagram."""
@@ -214,14 +214,14 @@ def diff(process_key: str) -> str:
     return render_template("studio/diff.html", key=process_key, diff=result)
 
 
-@bp.get("/processes/<process_key>/versions/<int:number>/files/<name>")
+@bp.get("/processes/<key:process_key>/versions/<int:number>/files/<file:name>")
 @login_required
 def export_version_file(process_key: str, number: int, name: str) -> Response:
     """Download one file of a published version."""
     return _download(versions.version_files(studio(), _user().id, process_key, number), name)
 
 
-@bp.get("/processes/<process_key>/versions/<int:number>/impact")
+@bp.get("/processes/<key:process_key>/versions/<int:number>/impact")
 @login_required
 def impact(process_key: str, number: int) -> str:
     """Open incidents on a version and where each stands; no personal details."""
