@@ -251,3 +251,17 @@ def test_a_dsl_reviews_a_due_record_and_deletes_it(
     )
     assert deleted.status_code == 302
     assert client.get(f"/incidents/{incident_id}").status_code == 404
+
+
+def test_only_the_dsl_is_offered_the_retention_review_queue(
+    app: Flask, client: FlaskClient, make_user: Callable[..., WebUser]
+) -> None:
+    # The queue is the DSL's (the headteacher gets a 403 there): never link a page that refuses.
+    head = make_user("headteacher")
+    dsl = make_user("dsl", school_id=head.school_id)
+    login(client, head.email)
+    assert "Records due for review" not in client.get("/children").get_data(as_text=True)
+    assert client.get("/retention").status_code == 403
+    other = app.test_client()
+    login(other, dsl.email)
+    assert "Records due for review" in other.get("/children").get_data(as_text=True)
