@@ -7,7 +7,8 @@ costs three small statements per flush (lock the heads, take ids, move the heads
 event, and the head stays locked until it commits: a second transaction appending to the
 same school waits for it (PostgreSQL: SELECT ... FOR UPDATE; SQLite: this takes the single
 write lock first, BEGIN IMMEDIATE, before reading the head), so the chain never forks.
-Ids are taken here, not at INSERT, because the hash covers the id.
+Ids are taken here, not at INSERT, because the hash covers the id. Each event is hashed in
+chain format 2: its payload through a salted digest (services.domain.audit_hashing).
 
 The head's lock lasts from the first flush of an audit event to the commit, as SQLite's
 write lock does: add audit events after a command's reads (services.domain.handlers.views
@@ -25,10 +26,20 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from services.db.column_types import utcnow
 from services.db.models import AuditEvent
-from services.domain.audit_chain import GENESIS_HASH, chain_of, row_hash
+from services.domain.audit_chain import GENESIS_HASH, chain_of
+from services.domain.audit_hashing import CURRENT_FORMAT, new_salt, payload_digest, row_hash
 
 _EVENTS = cast(Table, AuditEvent.__table__)
-_CHAIN_COLUMNS = ("id", "chain_seq", "prev_hash", "row_hash")
+_CHAIN_COLUMNS = (
+    "id",
+    "chain_seq",
+    "prev_hash",
+    "row_hash",
+    "chain_format",
+    "payload_digest",
+    "payload_salt",
+    "payload_erased_by",
+)
 _COLUMNS = tuple((a.key, a.columns[0].name) for a in inspect(AuditEvent).column_attrs)
 
 
@@ -91,6 +102,7 @@ def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any
         audit_event.id = event_id
         audit_event.chain_seq = last_seq + 1
         audit_event.prev_hash = last_hash
+        _digest_payload(audit_event)
         audit_event.row_hash = row_hash(hashed_columns(audit_event))
         heads[chain] = (audit_event.chain_seq, audit_event.row_hash)
     connection.exec_driver_sql(
@@ -113,6 +125,16 @@ def install() -> None:
     """Listen on every Session (idempotent): no audit event is flushed unchained."""
     if not event.contains(Session, "before_flush", chain_new_events):
         event.listen(Session, "before_flush", chain_new_events)
+
+
+def _digest_payload(audit_event: AuditEvent) -> None:
+    # Format 2: the hash covers this digest, not the payload, so the payload can be erased.
+    audit_event.chain_format = CURRENT_FORMAT
+    audit_event.payload_erased_by = None
+    audit_event.payload_salt = new_salt()
+    audit_event.payload_digest = payload_digest(
+        hashed_columns(audit_event), audit_event.payload_salt
+    )
 
 
 def _fill_defaults(audit_event: AuditEvent) -> None:

@@ -1,38 +1,30 @@
-"""Tamper evidence for the audit trail: canonical content, row hashes and the chain walk (no IO).
+"""Tamper evidence for the audit trail: the chain walk (no IO).
 
 Each audit event belongs to a chain: its school's, or the global chain for events of no
 school. Rows of a chain carry a sequence number (1, 2, ...), the hash of the row before
-(`prev_hash`; GENESIS_HASH for the first) and their own hash (`row_hash`): SHA-256 of
-FORMAT and the canonical JSON of every other column, id, sequence and `prev_hash` included.
-So changing, deleting, inserting or reordering any one row breaks the walk at that row (or
-at the row after it); the chain's head (last sequence and hash, kept per chain) catches rows
-removed from the end.
-
-Canonical JSON: keys sorted, no spaces, UTF-8; columns holding NULL are left out (so a
-nullable column added later leaves old rows' hashes as they were); timestamps as
-`YYYY-MM-DDTHH:MM:SS.ffffffZ` in UTC; numbers with an integral value as integers (JSONB on
-PostgreSQL gives 1e+16 back as 10000000000000000). This format is fixed: rows
-hashed with it must verify for ever, so a change of format needs a new FORMAT and code that
-knows both.
+(`prev_hash`; GENESIS_HASH for the first) and their own hash (`row_hash`, in the row's chain
+format: services.domain.audit_hashing), id, sequence and `prev_hash` included. So changing,
+deleting, inserting or reordering any one row breaks the walk at that row (or at the row
+after it); the chain's head (last sequence and hash, kept per chain) catches rows removed
+from the end. A payload erased under retention is accepted only as its tombstone records it
+(services.domain.audit_erasure).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
-FORMAT = "safeguard-audit-v1"
-GENESIS_HASH = "0" * 64
-HASH_COLUMN = "row_hash"
+from services.domain.audit_erasure import ErasureLedger
+from services.domain.audit_hashing import FORMAT as FORMAT  # re-exported
+from services.domain.audit_hashing import GENESIS_HASH as GENESIS_HASH
+from services.domain.audit_hashing import HASH_COLUMN, content_problem
+from services.domain.audit_hashing import canonical_content as canonical_content
+from services.domain.audit_hashing import row_hash as row_hash
+
 GLOBAL_CHAIN = 0  # the chain key of events of no school (school ids start at 1)
-_TIMESTAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def chain_of(school_id: int | None) -> int:
@@ -43,46 +35,6 @@ def chain_of(school_id: int | None) -> int:
 def chain_name(chain: int) -> str:
     """How people read a chain key: "school 3" or "the global chain (no school)"."""
     return "the global chain (no school)" if chain == GLOBAL_CHAIN else f"school {chain}"
-
-
-def canonical_content(columns: Mapping[str, Any]) -> bytes:
-    """The canonical JSON of a row's columns (all but row_hash; NULLs left out), as UTF-8."""
-    content = {
-        name: _plain(value)
-        for name, value in columns.items()
-        if name != HASH_COLUMN and value is not None
-    }
-    text = json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return text.encode("utf-8")
-
-
-def row_hash(columns: Mapping[str, Any]) -> str:
-    """The hash a row must carry: SHA-256 (hex) of FORMAT and its canonical content."""
-    digest = hashlib.sha256(FORMAT.encode("ascii") + b"\n")
-    digest.update(canonical_content(columns))
-    return digest.hexdigest()
-
-
-def _plain(value: Any) -> Any:
-    # JSON-ready values whose text does not depend on where the row was read from.
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).strftime(_TIMESTAMP)
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{value!r} cannot be stored in the audit trail (not finite)")
-        # Integral floats as the integer their shortest text names: JSONB keeps 1e+16 as
-        # the number 10000000000000000, which reads back as an int.
-        return int(Decimal(repr(value))) if value.is_integer() else value
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    raise TypeError(f"{type(value).__name__} cannot be hashed in the audit trail: {value!r}")
 
 
 @dataclass(frozen=True)
@@ -122,6 +74,7 @@ class ChainWalk:
         self.last_hash = GENESIS_HASH
         self.last_id: int | None = None
         self.broken: Break | None = None
+        self.erasures = ErasureLedger()
 
     def step(self, columns: Mapping[str, Any]) -> Break | None:
         """Check the next row; return its Break (and stop checking this chain) if it fails."""
@@ -140,6 +93,11 @@ class ChainWalk:
     def end(self) -> Break | None:
         """After the last row: the chain must end where its head says it does."""
         if self.broken is not None:
+            return self.broken
+        unaccounted = self.erasures.unaccounted()
+        if unaccounted is not None:
+            event_id, seq, problem = unaccounted
+            self.broken = Break(self.chain, event_id, seq, problem)
             return self.broken
         head = self.head
         if head is None:
@@ -192,14 +150,15 @@ class ChainWalk:
             )
         if self.last_id is not None and event_id <= self.last_id:
             return f"its id comes before the previous row's ({self.last_id}): rows were reordered"
-        if row_hash(columns) != columns.get(HASH_COLUMN):
-            return "its content does not match its hash: the row was changed"
+        changed = content_problem(columns)
+        if changed is not None:
+            return changed
         if columns.get("prev_hash") != self.last_hash:
             return (
                 "it does not link to the row before it (sequence "
                 f"{self.last_seq}): that row was replaced, or this row's link was changed"
             )
-        return None
+        return self.erasures.problem(columns)
 
 
 @dataclass

@@ -34,6 +34,7 @@ from services.db.column_types import utcnow
 from services.db.models import AuditEvent, AuditVerification
 from services.db.privileges import RoleSetupRefused, grant_application_role
 from services.domain.audit_chain import Verification, row_hash
+from services.domain.audit_hashing import payload_digest
 from services.domain.audit_verification import verify_audit_trail
 from services.domain.bus import bootstrap as bootstrap_bus
 from services.domain.clock import FixedClock
@@ -158,6 +159,14 @@ def as_attacker(engine: Engine) -> Iterator[Connection]:
             connection.exec_driver_sql(sql)
 
 
+def forged(row: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """The row changed as an attacker would: its payload digest and hash made to match."""
+    forgery = {**row, **changes}
+    forgery["payload_digest"] = payload_digest(forgery, forgery["payload_salt"])
+    forgery["row_hash"] = row_hash(forgery)
+    return forgery
+
+
 def insert_row(connection: Connection, row: dict[str, Any]) -> None:
     """Insert a row with every column given (the types bind as the app's do)."""
     connection.execute(EVENTS.insert(), [row])
@@ -223,10 +232,17 @@ def change(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int
 
 
 def change_and_rehash(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, str]:
-    forged = {**rows[2], "reason": "nothing happened"}
+    forgery = forged(rows[2], reason="nothing happened")
     connection.execute(
-        text("UPDATE audit_events SET reason = :r, row_hash = :h WHERE id = :i"),
-        {"r": forged["reason"], "h": row_hash(forged), "i": forged["id"]},
+        text(
+            "UPDATE audit_events SET reason = :r, payload_digest = :d, row_hash = :h WHERE id = :i"
+        ),
+        {
+            "r": forgery["reason"],
+            "d": forgery["payload_digest"],
+            "h": forgery["row_hash"],
+            "i": forgery["id"],
+        },
     )
     return rows[3]["id"], 4, "does not link to the row before it (sequence 3)"
 
@@ -248,18 +264,16 @@ def insert(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int
             text("UPDATE audit_events SET chain_seq = chain_seq + 1 WHERE id = :i"),
             {"i": row["id"]},
         )
-    forged = {**rows[2], "id": rows[-1]["id"] + 1000, "reason": "it was all fine"}
-    forged["row_hash"] = row_hash(forged)
-    insert_row(connection, forged)
+    insert_row(connection, forged(rows[2], id=rows[-1]["id"] + 1000, reason="it was all fine"))
     return rows[2]["id"], 4, "its id comes before the previous row's"
 
 
 def insert_at_end(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, str]:
-    forged = {**rows[-1], "id": rows[-1]["id"] + 1000, "chain_seq": 6}
-    forged["prev_hash"] = rows[-1]["row_hash"]
-    forged["row_hash"] = row_hash(forged)
-    insert_row(connection, forged)
-    return forged["id"], 6, "the chain runs past its head (sequence 5)"
+    forgery = forged(
+        rows[-1], id=rows[-1]["id"] + 1000, chain_seq=6, prev_hash=rows[-1]["row_hash"]
+    )
+    insert_row(connection, forgery)
+    return forgery["id"], 6, "the chain runs past its head (sequence 5)"
 
 
 def reorder(connection: Connection, rows: list[dict[str, Any]]) -> tuple[int, int, str]:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.column_types import UTCDateTime, big_id_type, json_type, utcnow
@@ -25,6 +25,12 @@ class AuditEvent(Base):
     `row_hash` (and the id) are set when the event is flushed (services.db.audit_chaining),
     never by callers. Any column added here is hashed too: make it nullable, with no
     server default, so rows hashed before it existed still verify.
+
+    Since migration 0013 a row's hash covers a salted digest of its payload (`reason`,
+    `old_values`, `new_values`) rather than the payload (chain format 2, see
+    services.domain.audit_hashing), so deleting an incident under retention can erase the
+    payload (nulled, with its salt) and mark the row with its tombstone's id: the one UPDATE
+    the database allows (services.db.audit_erasure), and the chain still verifies.
     """
 
     __tablename__ = "audit_events"
@@ -62,6 +68,11 @@ class AuditEvent(Base):
     chain_seq: Mapped[int] = mapped_column(BigInteger)  # 1, 2, ... within the school's chain
     prev_hash: Mapped[str] = mapped_column(String(64))  # row_hash of the row before
     row_hash: Mapped[str] = mapped_column(String(64))  # of every other column
+    # NULL on rows chained before 0013 that it has not backfilled: format 1.
+    chain_format: Mapped[int | None] = mapped_column(SmallInteger)
+    payload_digest: Mapped[str | None] = mapped_column(String(64))
+    payload_salt: Mapped[str | None] = mapped_column(String(32))  # erased with the payload
+    payload_erased_by: Mapped[int | None] = mapped_column(BigInteger)  # the tombstone's id
 
 
 def new_message_id() -> str:
