@@ -80,9 +80,7 @@ def complete(
     return engine.complete_task(definition, status.state, task.id, step["data"], NOW, actor="7")
 
 
-def test_each_step_of_s1_migrates_keeping_tasks_timers_and_answers_and_ends_on_the_new_version() -> (
-    None
-):
+def test_every_step_of_s1_migrates_keeping_tasks_timers_and_answers_and_ends() -> None:
     old, new = version(), version(relabelled)
     status = engine.start_instance(old, NOW)
     on = old

@@ -6,6 +6,7 @@ from flask import Flask
 
 from services.web.navigation import add_navigation
 from services.web.studio import api_views as _api_views  # noqa: F401  # routes on the API bp
+from services.web.studio import migration_views as _migration_views  # noqa: F401  # pages + API
 from services.web.studio.views import bp, sees_studio
 
 
