@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from SpiffWorkflow.util.task import TaskState
@@ -34,6 +35,7 @@ from workflow.spiff_runtime import (
     new_serializer,
     restore,
 )
+from workflow.spiff_spec_cache import cached_specs
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # migrating runs nothing: no clock is read
 LANE = "safeguard:lane"
@@ -96,8 +98,8 @@ class MigrationPreview:
 def preview_migration(old: Definition, state: str, new: Definition) -> MigrationPreview:
     """Tell, without changing anything, what moving the instance to `new` would do."""
     document = _state_document(old, state)
-    old_specs = _spec_document(old)
-    new_specs = _spec_document(new)
+    old_specs = _read_only_specs(old)
+    new_specs = _read_only_specs(new)
     tasks: list[TaskChange] = []
     blocked: list[str] = []
     answers: list[AnswersKept] = []
@@ -132,7 +134,11 @@ def migrate_state(old: Definition, state: str, new: Definition) -> str:
     document = _state_document(old, state)
     original = _task_data(document)
     drop_predictions(document)
-    document.update({key: _spec_document(new)[key] for key in SPEC_KEYS})
+    specs = cached_specs(new)  # this thread's restored specs; Spiff takes them as they are
+    if specs is not None:
+        document["spec"], document["subprocess_specs"] = specs
+    else:
+        document.update({key: _spec_document(new)[key] for key in SPEC_KEYS})
     serializer = new_serializer()
     try:
         workflow = restore(serializer, document, SandboxScriptEngine(EPOCH))
@@ -173,6 +179,13 @@ def _state_document(old: Definition, state: str) -> dict[str, Any]:
     for key in SPEC_KEYS:
         document.pop(key, None)
     return dict(document)
+
+
+@lru_cache(maxsize=8)
+def _read_only_specs(definition: Definition) -> dict[str, Any]:
+    """The parsed spec document, shared between previews: read it, never change it."""
+    # A preview of many incidents parses each version's 100 KB spec once, not per incident.
+    return _spec_document(definition)
 
 
 def _spec_document(definition: Definition) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import undefer
 
 from services.db import SqlAlchemyUnitOfWork
+from services.db.errors import ConcurrentUpdate
 from services.db.models import DefinitionVersion, HumanTask, Incident, School
 from services.db.repositories.studio import StudioRepository
 from services.domain.errors import AccessDenied, NotFound, RequestInvalid
@@ -105,7 +106,8 @@ def migrate(
             migrated.append(
                 _migrate_one(studio, actor_id, incident_id, source, target, expected_version)
             )
-        except (MigrationRefused, MigrationBlocked) as error:
+        except (MigrationRefused, MigrationBlocked, ConcurrentUpdate) as error:
+            # Another command committed first (SQLite has no row lock): nothing was written.
             refused.append({"id": incident_id, **_refusal(error)})
     return {
         "process_key": process_id,
