@@ -21,7 +21,7 @@ run: $(STAMP)
 
 ## test: the whole test suite, on PYTEST_WORKERS processes (pytest-xdist; each has its own
 ## SQLite files and PostgreSQL schema)
-PYTEST_WORKERS ?= 1
+PYTEST_WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 

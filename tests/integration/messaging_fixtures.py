@@ -348,6 +348,21 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def wait_for_count(count: Callable[[], int], target: int, what: str) -> None:
+    """Poll `count` until it equals `target`; fail only when it stops moving for 90 seconds.
+
+    A big batch on a loaded machine may take any time; a hang is a count that no longer changes.
+    """
+    last, stalled_since = count(), time.monotonic()
+    while last != target:
+        if time.monotonic() - stalled_since > MIN_WAIT_SECONDS:
+            raise AssertionError(f"{what}: stuck at {last} of {target} for {MIN_WAIT_SECONDS:.0f}s")
+        time.sleep(0.05)
+        now = count()
+        if now != last:
+            last, stalled_since = now, time.monotonic()
+
+
 @contextmanager
 def running(target: Callable[[threading.Event], None], name: str) -> Iterator[threading.Event]:
     """Run `target(stop)` on a thread; on exit set stop and join it (failing if it hangs)."""

@@ -53,6 +53,7 @@ from tests.integration.messaging_fixtures import (
     start_consumer_process,
     stop_process,
     unsent_count,
+    wait_for_count,
     wait_for_exit,
     wait_until,
     write_events,
@@ -294,7 +295,7 @@ def test_a_consumer_killed_mid_batch_and_restarted_loses_nothing_and_applies_not
 
     second = start_consumer_process(database, broker, "ledger", "--prefetch", "50")
     try:
-        wait_until(lambda: len(effects(database, "ledger")) == 1000, 60, "every effect")
+        wait_for_count(lambda: len(effects(database, "ledger")), 1000, "every effect")
     finally:
         code, output = stop_process(second, signal.SIGTERM)
     assert code == 0, output

@@ -101,7 +101,9 @@ def test_the_deadline_is_five_school_days_and_a_late_file_is_escalated_once(
         assert {n.user_id for n in told} == {people.dsl, people.deputy, people.head}
         assert all("Moving" not in n.text for n in told)
         actions = uow.session.scalars(
-            select(AuditEvent.action).where(AuditEvent.target == f"file_transfer:{transfer_id}")
+            select(AuditEvent.action)
+            .where(AuditEvent.target == f"file_transfer:{transfer_id}")
+            .order_by(AuditEvent.id)  # PostgreSQL returns rows in any order without one
         ).all()
         assert actions[0] == "file_transfer.sent" and "file_transfer.overdue" in actions
     clock.set(line.due_at + timedelta(days=1))
