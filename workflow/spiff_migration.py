@@ -360,11 +360,13 @@ def _task_data(document: dict[str, Any]) -> dict[str, Any]:
         found[f"{key}/data"] = workflow.get("data")
         for task_id, task in workflow["tasks"].items():
             if not task["state"] & _PREDICTED:
+                delta = task.get("delta") or {}  # older serializers wrote none: no change
                 found[f"{key}/{task_id}"] = (
                     task["task_spec"],
                     task["state"],
                     task.get("data"),
-                    task.get("delta"),
+                    delta.get("updates") or {},
+                    sorted(delta.get("deletions") or []),
                 )
     return found
 

@@ -158,3 +158,46 @@ def test_a_state_that_is_not_ours_is_unreadable() -> None:
         preview_migration(version(), "{not json", version(relabelled))
     with pytest.raises(StateUnreadable):
         migrate_state(version(), json.dumps({"tasks": {}}), version(relabelled))
+
+
+def test_a_new_concern_open_in_its_event_subprocess_migrates_with_its_answers() -> None:
+    old, new = version(), version(relabelled)
+    status = run_until(old, "talk_to_children")
+    message = json.loads(
+        (BPMN / "scenarios" / "branch-new-concern-during-containment.json").read_text()
+    )
+    concern = next(s for s in message["steps"] if s.get("message") == "new_concern")["data"]
+    status = engine.deliver_message(old, status.state, "new_concern", concern, NOW, actor="7")
+    assert json.loads(status.state)["subprocesses"]  # the concern's subprocess is open
+    state = migrate_state(old, status.state, new)
+    after = engine.get_status(new, state, NOW)
+    assert [(t.id, t.bpmn_id) for t in after.ready] == [(t.id, t.bpmn_id) for t in status.ready]
+    assert after.data == status.data
+    before = [(s.bpmn_id, s.data) for s in engine.completed_steps(old, status.state)]
+    assert [(s.bpmn_id, s.data) for s in engine.completed_steps(new, state)] == before
+
+
+@pytest.mark.parametrize("saved_by", ["1.2", "1.3", "1.4"])
+def test_a_state_saved_by_an_older_spiffworkflow_migrates_and_ends_on_the_new_version(
+    saved_by: str,
+) -> None:
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
+    text = (fixtures / "engine" / "legacy.bpmn").read_text(encoding="utf-8")
+    old = load_definition([SourceFile("legacy.bpmn", text.encode("utf-8"))])
+    changed = text.replace('name="Agree"', 'name="Agree to it"')
+    assert changed != text
+    new = load_definition([SourceFile("legacy.bpmn", changed.encode("utf-8"))])
+    state = (fixtures / "states" / f"legacy-{saved_by}.json").read_text(encoding="utf-8")
+    found = preview_migration(old, state, new)
+    assert found.migratable, found.blocked
+    assert [(t.bpmn_id, t.outcome) for t in found.tasks if t.state == "ready"] == [
+        ("first", "kept")
+    ]
+    migrated = migrate_state(old, state, new)
+    assert json.loads(migrated)["serializer_version"] == "1.5"
+    [first] = engine.get_status(new, migrated, NOW).ready
+    status = engine.complete_task(new, migrated, first.id, {"note": "written"}, NOW)
+    [second] = status.ready
+    assert second.name == "Agree to it"
+    done = engine.complete_task(new, status.state, second.id, {"agreed": "true"}, NOW)
+    assert done.ended and done.data == {"note": "written", "agreed": True}
