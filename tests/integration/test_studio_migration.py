@@ -52,8 +52,8 @@ class World:
     """A process of its own (no other test starts incidents on it) in three versions, a school
     running it with its people, and a process admin of another school.
 
-    v2 moves the initial review to the headteacher's lane; v3 gives it a new id, so an incident
-    waiting at it cannot move to v3.
+    v2 moves the initial review to the headteacher's lane; v3 gives the risk assessment a new
+    id, so an incident waiting at it cannot move to v3 (one still at the initial review can).
     """
 
     key: str
@@ -96,8 +96,8 @@ def _review_for_the_head(text: str) -> str:
     )
 
 
-def _review_renamed(text: str) -> str:
-    return text.replace("initial_review", "first_meeting")
+def _risks_renamed(text: str) -> str:
+    return text.replace("risk_assessment", "assess_risks")
 
 
 def _store_version(runtime: Runtime, files: list[SourceFile]) -> None:
@@ -115,7 +115,7 @@ def world(web_runtime: Runtime) -> World:
     key = f"migration_{secrets.token_hex(4)}"
     web_runtime.bus.handle(DeployDefinitions(_files(key), None))
     _store_version(web_runtime, _files(key, _review_for_the_head))
-    _store_version(web_runtime, _files(key, _review_renamed))
+    _store_version(web_runtime, _files(key, _risks_renamed))
     with web_runtime.unit_of_work() as uow:
         tag = secrets.token_hex(4)
         school = uow.schools.add(f"Migration School {tag}", f"migration-{tag}").id
@@ -153,6 +153,12 @@ def call(
 ) -> TestResponse:
     headers = {"Authorization": f"Bearer {who.token}"}
     return client.open(f"/api/v1{path}", method=method, json=body, headers=headers)
+
+
+def _to_risks(runtime: Runtime, world: World, incident_id: str) -> None:
+    """The DSL holds the initial review: the risk assessment is ready."""
+    [row] = _ready(runtime, incident_id)
+    runtime.bus.handle(CompleteTask(row.id, world.dsl.id, S1["initial_review"]))
 
 
 def _snapshot(runtime: Runtime, incident_id: str) -> tuple[Any, ...]:
@@ -271,21 +277,24 @@ def test_a_ready_task_that_no_longer_exists_blocks_the_move_with_its_reason_and_
     client: FlaskClient, world: World, web_runtime: Runtime
 ) -> None:
     incident_id = _on_v1(web_runtime, world)
+    _to_risks(web_runtime, world, incident_id)
     before = _snapshot(web_runtime, incident_id)
     path = f"/processes/{world.key}/versions/1/migration"
     preview = call(client, "GET", f"{path}?to=3", world.admin).get_json()
     shown = next(i for i in preview["incidents"] if i["id"] == incident_id)
     assert shown["migratable"] is False
     assert (
-        "'Hold the initial review meeting' (initial_review), ready on this incident, no longer "
-        "exists in the new version" in shown["blocked"]
+        "'Assess the risks' (risk_assessment), ready on this incident, no longer exists in the "
+        "new version" in shown["blocked"]
     )
+    task = next(t for t in shown["tasks"] if t["bpmn_id"] == "risk_assessment")
+    assert task["outcome"] == "blocked"
 
     refused = call(client, "POST", path, world.admin, {"to": 3, "incident_ids": [incident_id]})
     assert refused.status_code == 409
     error = refused.get_json()["error"]
     assert error["code"] == "not_migrated"
-    assert "initial_review" in error["message"]
+    assert "risk_assessment" in error["message"]
     everything = call(client, "POST", path, world.admin, {"to": 3, "all": True})
     assert everything.status_code == 409
     assert _snapshot(web_runtime, incident_id) == before
@@ -303,8 +312,7 @@ def test_a_change_since_the_preview_refuses_the_move_and_writes_nothing(
     path = f"/processes/{world.key}/versions/1/migration"
     preview = call(client, "GET", f"{path}?to=2", world.admin).get_json()
     seen = next(i for i in preview["incidents"] if i["id"] == incident_id)["incident_version"]
-    [row] = _ready(web_runtime, incident_id)
-    web_runtime.bus.handle(CompleteTask(row.id, world.dsl.id, S1["initial_review"]))
+    _to_risks(web_runtime, world, incident_id)  # the DSL moves it on meanwhile
     before = _snapshot(web_runtime, incident_id)
 
     body = {"to": 2, "incident_ids": [incident_id], "expected_versions": {incident_id: seen}}
@@ -380,3 +388,46 @@ def test_the_page_previews_and_moves_an_incident(
     assert "1 moved" in moved.get_data(as_text=True)
     assert reference in moved.get_data(as_text=True)
     assert _version_number(web_runtime, incident_id) == 2
+
+
+def test_auditors_read_the_preview_page_and_are_refused_the_move(
+    client: FlaskClient, world: World, web_runtime: Runtime, make_user: Any
+) -> None:
+    incident_id = _on_v1(web_runtime, world)
+    _to_risks(web_runtime, world, incident_id)
+    before = _snapshot(web_runtime, incident_id)
+    auditor = make_user("auditor", school_id=world.school_id)
+    login(client, auditor.email)
+    page = client.get(f"/studio/processes/{world.key}/versions/1/migration")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "to version 3" in html  # the newest version, unless another is chosen
+    assert "no longer exists in the new version" in html
+    assert "<button" in html and "Move all" not in html  # only the version chooser
+    refused = client.post(
+        f"/studio/processes/{world.key}/versions/1/migration",
+        data={"csrf_token": form_csrf_token(html), "to": "2", "incident_id": incident_id},
+    )
+    assert refused.status_code == 403
+    assert _snapshot(web_runtime, incident_id) == before
+
+
+def test_all_that_can_move_do_and_those_that_cannot_are_listed_with_their_reason(
+    client: FlaskClient, world: World, web_runtime: Runtime
+) -> None:
+    early = _on_v1(web_runtime, world)  # at the initial review: v3 changes nothing for it
+    waiting = _on_v1(web_runtime, world)
+    _to_risks(web_runtime, world, waiting)  # at the risk assessment, which v3 no longer has
+    answers = _answers(web_runtime, early)
+    stuck = _snapshot(web_runtime, waiting)
+
+    path = f"/processes/{world.key}/versions/1/migration"
+    result = call(client, "POST", path, world.admin, {"to": 3, "all": True})
+    assert result.status_code == 200, result.get_json()
+    assert [m["id"] for m in result.get_json()["migrated"]] == [early]
+    [refused] = result.get_json()["refused"]
+    assert refused["id"] == waiting
+    assert "(risk_assessment), ready on this incident, no longer exists" in refused["reason"]
+    assert _version_number(web_runtime, early) == 3
+    assert _answers(web_runtime, early) == answers
+    assert _snapshot(web_runtime, waiting) == stuck
