@@ -5,8 +5,9 @@ An instance's state names each task's spec by name (the BPMN id, or Spiff's own 
 to the same-named spec of the new version; predicted tasks are dropped and predicted again.
 It is refused, with the reason, when a task the state holds has no spec of that name in the
 new version or changed kind, when a join it waits in waits for other flows, or when a step
-already answered would lose a field its answer is shown under. Answers are kept exactly: the
-migrated state's task data is compared with the original's before it is returned.
+already answered would lose a field its answer is shown under or be read by more roles than
+when it was given. Answers are kept exactly: the migrated state's task data is compared with
+the original's before it is returned.
 
 Pure functions over JSON strings and our dataclasses: no Spiff object leaves this module.
 """
@@ -36,6 +37,14 @@ from workflow.spiff_runtime import (
     restore,
 )
 from workflow.spiff_spec_cache import cached_specs
+from workflow.step_readers import (
+    NEEDS_PROPERTY,
+    READ_BY_DEFAULT,
+    READERS_PROPERTY,
+    ReadersProblem,
+    role_list,
+    task_list,
+)
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # migrating runs nothing: no clock is read
 LANE = "safeguard:lane"
@@ -275,7 +284,22 @@ def _finished_problem(
             f"{_what(spec, task)}, completed on this incident, loses or retypes the field(s) "
             f"{', '.join(lost)} in the new version: the answers given there would not be shown"
         )
+    # Need-to-know: answers given under one set of readers are never shown to more people.
+    wider = sorted(set(_readers(target)) - set(_readers(spec)))
+    if wider:
+        return (
+            f"{_what(spec, task)}, completed on this incident, is read by {', '.join(wider)} "
+            "in the new version: the answers given there were not theirs to read"
+        )
     return None
+
+
+def _readers(spec: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        declared = role_list(_extension(spec, READERS_PROPERTY) or None)
+    except ReadersProblem:
+        declared = None  # a stored version passed lint: never reached
+    return declared if declared is not None else READ_BY_DEFAULT
 
 
 def _changes(spec: dict[str, Any], target: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -292,12 +316,22 @@ def _changes(spec: dict[str, Any], target: dict[str, Any], after: dict[str, Any]
         changes.append(f"its form gains {', '.join(sorted(set(new_fields) - set(old_fields)))}")
     if set(old_fields) - set(new_fields):
         changes.append(f"its form drops {', '.join(sorted(set(old_fields) - set(new_fields)))}")
+    needs = sorted(set(_needs(target)) - set(_needs(spec)))
+    if needs:
+        changes.append(f"whoever does it may also read the answers of {', '.join(needs)}")
     if _extension(target, DUE) != _extension(spec, DUE):
         changes.append("its due date changes (the one already set stays)")
     outputs = [_name(after.get(o, {"name": o})) for o in target.get("outputs", [])]
     if sorted(target.get("outputs", [])) != sorted(spec.get("outputs", [])):
         changes.append(f"leads on to {', '.join(outputs) or 'nothing'}")
     return changes
+
+
+def _needs(spec: dict[str, Any]) -> tuple[str, ...]:
+    try:
+        return task_list(_extension(spec, NEEDS_PROPERTY) or None)
+    except ReadersProblem:
+        return ()
 
 
 def _answered(task: dict[str, Any], spec: dict[str, Any]) -> int:

@@ -201,3 +201,41 @@ def test_a_state_saved_by_an_older_spiffworkflow_migrates_and_ends_on_the_new_ve
     assert second.name == "Agree to it"
     done = engine.complete_task(new, status.state, second.id, {"agreed": "true"}, NOW)
     assert done.ended and done.data == {"note": "written", "agreed": True}
+
+
+def review_properties(properties: str) -> Callable[[str], str]:
+    def change(text: str) -> str:
+        task = text.index('<bpmn:userTask id="initial_review"')
+        at = text.index("<bpmn:extensionElements>", task) + len("<bpmn:extensionElements>")
+        return f"{text[:at]}<camunda:properties>{properties}</camunda:properties>{text[at:]}"
+
+    return change
+
+
+STAFF_READ_THE_REVIEW = review_properties(
+    '<camunda:property name="readers" value="dsl,auditor,staff" />'
+)
+REVIEW_NEEDS_THE_REPORT = review_properties(
+    '<camunda:property name="needs" value="record_disclosure" />'
+)
+
+
+def test_answers_are_never_shown_to_more_readers_than_when_they_were_given() -> None:
+    answered = run_until(version(), "risk_assessment")
+    found = preview_migration(version(), answered.state, version(STAFF_READ_THE_REVIEW))
+    assert not found.migratable
+    assert found.blocked == (
+        "'Hold the initial review meeting' (initial_review), completed on this incident, is "
+        "read by staff in the new version: the answers given there were not theirs to read",
+    )
+    # Before the review is held, there is nothing of it for staff to read.
+    waiting = run_until(version(), "initial_review")
+    assert preview_migration(version(), waiting.state, version(STAFF_READ_THE_REVIEW)).migratable
+
+
+def test_what_the_doer_of_a_ready_task_may_read_in_the_new_version_is_said() -> None:
+    waiting = run_until(version(), "initial_review")
+    found = preview_migration(version(), waiting.state, version(REVIEW_NEEDS_THE_REPORT))
+    review = next(t for t in found.tasks if t.bpmn_id == "initial_review")
+    assert review.outcome == "kept"
+    assert review.changes == ("whoever does it may also read the answers of record_disclosure",)
