@@ -365,6 +365,7 @@ def test_the_page_previews_and_moves_an_incident(
     incident_id = _on_v1(web_runtime, world)
     admin = make_user("process_admin", school_id=world.school_id)
     login(client, admin.email)
+    assert client.get(f"/studio/processes/{world.key}/versions/9/migration").status_code == 404
     impact = client.get(f"/studio/processes/{world.key}/versions/1/impact")
     assert f"/studio/processes/{world.key}/versions/1/migration" in impact.get_data(as_text=True)
     page = client.get(f"/studio/processes/{world.key}/versions/1/migration?to=2")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, abort, jsonify, render_template, request
-from werkzeug.wrappers import Response as BaseResponse
 
 from services.domain.studio import migration, versions
 from services.web.api.blueprint import bp as api_bp
@@ -64,7 +63,7 @@ def migration_page(process_key: str, number: int) -> str:
 
 @bp.post("/processes/<key:process_key>/versions/<int:number>/migration")
 @login_required
-def migrate_page(process_key: str, number: int) -> BaseResponse | tuple[str, int]:
+def migrate_page(process_key: str, number: int) -> tuple[str, int]:
     """Move one incident, or every one that can, to the version chosen on the page."""
     user = current_user()
     if user is None:
@@ -89,7 +88,7 @@ def _newest(process_key: str, number: int, user_id: int) -> int | None:
     # The page opens on the newest version; the preview lists the others to choose from.
     listing = versions.list_processes(studio(), user_id)
     process = next((p for p in listing if p["process_key"] == process_key), None)
-    if process is None:
+    if process is None or all(v["version"] != number for v in process["versions"]):
         abort(404)
     newer = [v["version"] for v in process["versions"] if v["version"] > number]
     return max(newer) if newer else None
