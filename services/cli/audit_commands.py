@@ -57,6 +57,11 @@ def _report(verification: Verification, school_id: int | None) -> None:
     chains = f"{verification.chains} chain{'' if verification.chains == 1 else 's'}"
     if verification.ok:
         click.echo(f"Audit trail verified ({scope}): {rows} in {chains}, every link holds.")
+        if verification.erased:
+            click.echo(
+                f"  {verification.erased} of them had their payload erased when their incident "
+                "was deleted; each erasure matches its tombstone."
+            )
         # The heads are worth writing down elsewhere: a later run can be compared with them.
         for head in verification.heads:
             click.echo(

@@ -5,7 +5,9 @@ app connects as another role (SAFEGUARD_DATABASE_URL) that `safeguard init` gran
 it needs after each migration: everything but TRUNCATE on the working tables, SELECT and
 INSERT on the append-only ones, SELECT on alembic_version. Not owning the audit table, the
 app's role cannot ALTER it or DISABLE its triggers either; not being granted UPDATE, DELETE
-or TRUNCATE, it cannot rewrite it even with the triggers gone.
+or TRUNCATE, it cannot rewrite it even with the triggers gone. Its one way to change an
+audit row is EXECUTE on the SECURITY DEFINER functions in ERASURE_FUNCTIONS (migration 0013):
+erasing the payloads of an incident it has deleted, under a tombstone.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from services.db.errors import PersistenceError
 
 APPEND_ONLY_TABLES = ("audit_events", "audit_verifications")
 READ_ONLY_TABLES = ("alembic_version",)
+ERASURE_FUNCTIONS = ("audit_erase_incident_payloads(character varying, bigint)",)
 _WORKING = "SELECT, INSERT, UPDATE, DELETE"
 
 
@@ -139,4 +142,15 @@ def _grant(connection: Connection, role: str, schema: str) -> int:
         connection.exec_driver_sql(f"GRANT {privileges} ON {name} TO {who}")
         count += 1
     connection.exec_driver_sql(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {where} TO {who}")
+    _grant_erasure(connection, who, where)
     return count
+
+
+def _grant_erasure(connection: Connection, who: str, where: str) -> None:
+    # Only once the migration that creates them has run (a database at 0012 has none).
+    for function in ERASURE_FUNCTIONS:
+        present = connection.execute(
+            text("SELECT to_regprocedure(:f) IS NOT NULL"), {"f": f"{where}.{function}"}
+        ).scalar_one()
+        if present:
+            connection.exec_driver_sql(f"GRANT EXECUTE ON FUNCTION {where}.{function} TO {who}")

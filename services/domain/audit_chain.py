@@ -70,6 +70,7 @@ class ChainWalk:
         self.chain = chain
         self.head = head
         self.rows = 0
+        self.erased = 0  # rows whose payload was erased under retention
         self.last_seq = 0
         self.last_hash = GENESIS_HASH
         self.last_id: int | None = None
@@ -81,10 +82,16 @@ class ChainWalk:
         if self.broken is not None:
             return self.broken
         self.rows += 1
+        if columns.get("payload_erased_by") is not None:
+            self.erased += 1
         problem = self._problem(columns)
         event_id, seq = _int(columns.get("id")), _int(columns.get("chain_seq"))
         if problem is not None:
             self.broken = Break(self.chain, event_id, seq, problem)
+            return self.broken
+        erasure = self.erasures.problem(columns)
+        if erasure is not None:  # possibly an earlier row's: the one marked wrongly
+            self.broken = Break(self.chain, _int(erasure[0]), _int(erasure[1]), erasure[2])
             return self.broken
         self.last_seq, self.last_id = seq or 0, event_id
         self.last_hash = str(columns[HASH_COLUMN])
@@ -158,7 +165,7 @@ class ChainWalk:
                 "it does not link to the row before it (sequence "
                 f"{self.last_seq}): that row was replaced, or this row's link was changed"
             )
-        return self.erasures.problem(columns)
+        return None
 
 
 @dataclass
@@ -167,6 +174,7 @@ class Verification:
 
     chains: int = 0
     rows: int = 0
+    erased: int = 0  # rows checked whose payload was erased under retention
     breaks: list[Break] = field(default_factory=list)
     heads: list[ChainHead] = field(default_factory=list)  # where each good chain ended
 
@@ -211,6 +219,7 @@ def _walk(result: Verification, walk: ChainWalk, rows: Iterator[Mapping[str, Any
     for _ in rows:  # rows after a break: counted, not checked
         walk.rows += 1
     result.rows += walk.rows
+    result.erased += walk.erased
     broken = walk.end()
     if broken is not None:
         result.breaks.append(broken)

@@ -58,51 +58,69 @@ def erasure_values(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return {ERASED_COUNT: count, ERASED_SEAL: digest}
 
 
+Problem = tuple[int | None, int | None, str]  # the row at fault (id, sequence) and why
+
+
 @dataclass
 class ErasureLedger:
     """Per chain walk: erased rows waiting for their tombstone, checked when it comes."""
 
-    _pending: dict[int, _Seal] = field(default_factory=dict)
-    _incident_of: dict[int, Any] = field(default_factory=dict)
+    # tombstone id -> incident id -> the seal of the rows marked with it
+    _pending: dict[int, dict[Any, _Seal]] = field(default_factory=dict)
 
-    def problem(self, columns: Mapping[str, Any]) -> str | None:
-        """Account for one row (after its hash checked): why its erasure is not genuine."""
+    def problem(self, columns: Mapping[str, Any]) -> Problem | None:
+        """Account for one row (after its hash checked): why an erasure is not genuine."""
         tombstone = columns.get(ERASED_BY_COLUMN)
-        event_id = columns.get("id")
+        event_id, seq = columns.get("id"), columns.get("chain_seq")
         if tombstone is not None:
             if not isinstance(tombstone, int) or not isinstance(event_id, int):
-                return "it is marked erased by something that is not an event id"
+                return event_id, seq, "it is marked erased by something that is not an event id"
             if tombstone <= event_id:
-                return f"it is marked erased by event {tombstone}, which does not come after it"
-            incident = self._incident_of.setdefault(tombstone, columns.get("incident_id"))
-            if incident is None or incident != columns.get("incident_id"):
-                return f"it is marked erased by event {tombstone}, a deletion of another incident"
-            self._pending.setdefault(tombstone, _Seal()).add(columns)
-        if not isinstance(event_id, int):
+                return (
+                    event_id,
+                    seq,
+                    f"it is marked erased by event {tombstone}, which does not come after it",
+                )
+            marked = self._pending.setdefault(tombstone, {})
+            marked.setdefault(columns.get("incident_id"), _Seal()).add(columns)
+        if not isinstance(event_id, int) or event_id not in self._pending:
+            # Rows it erased that lost their mark fail their own hashes; a downgrade to 0012
+            # and back leaves them unmarked, as plain format-1 rows with no payload.
             return None
-        seal = self._pending.pop(event_id, None)
-        incident = self._incident_of.pop(event_id, None)
-        recorded = _recorded(columns)
-        if seal is None:
-            if recorded is not None and recorded[0] != 0:
-                return f"it records {recorded[0]} erased rows but no row is marked erased by it"
-            return None
-        if columns.get("action") != TOMBSTONE_ACTION or incident != columns.get("incident_id"):
-            return "rows are marked erased by it but it is not their incident's deletion"
-        if tombstone is not None or not has_payload(columns):
-            return "its record of an erasure has itself been erased"
-        if recorded != (seal.count, seal.hexdigest()):
+        return self._check_tombstone(columns, self._pending.pop(event_id))
+
+    def _check_tombstone(
+        self, columns: Mapping[str, Any], marked: dict[Any, _Seal]
+    ) -> Problem | None:
+        event_id, seq = columns.get("id"), columns.get("chain_seq")
+        incident = columns.get("incident_id")
+        if columns.get("action") != TOMBSTONE_ACTION:
+            return event_id, seq, "rows are marked erased by it but it is no incident's deletion"
+        for other, seal in sorted(marked.items(), key=lambda item: item[1].first_id or 0):
+            if other != incident:
+                return (
+                    seal.first_id,
+                    seal.first_seq,
+                    f"it is marked erased by event {event_id}, a deletion of another incident",
+                )
+        if columns.get(ERASED_BY_COLUMN) is not None or not has_payload(columns):
+            return event_id, seq, "its record of an erasure has itself been erased"
+        seal = marked[incident]
+        if _recorded(columns) != (seal.count, seal.hexdigest()):
             return (
+                event_id,
+                seq,
                 f"{seal.count} rows are marked erased by it, but they are not the ones it "
-                "records erasing"
+                "records erasing",
             )
         return None
 
-    def unaccounted(self) -> tuple[int | None, int | None, str] | None:
+    def unaccounted(self) -> Problem | None:
         """After the chain's last row: the first row marked erased by no tombstone seen."""
-        if not self._pending:
+        seals = [(t, seal) for t, marked in self._pending.items() for seal in marked.values()]
+        if not seals:
             return None
-        tombstone, seal = min(self._pending.items(), key=lambda item: item[1].first_id or 0)
+        tombstone, seal = min(seals, key=lambda item: item[1].first_id or 0)
         return (
             seal.first_id,
             seal.first_seq,

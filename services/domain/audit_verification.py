@@ -54,6 +54,7 @@ def verify_audit_trail(
                 "ok": verification.ok,
                 "chains": verification.chains,
                 "rows": verification.rows,
+                "erased": verification.erased,
                 "broken": [
                     {"chain": b.chain, "event_id": b.event_id, "seq": b.seq}
                     for b in verification.breaks[:20]

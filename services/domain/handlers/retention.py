@@ -2,9 +2,11 @@
 
 The DSL reviews records when they fall due: keep (a reason and the next review date) or delete.
 A legal hold blocks deletion until lifted. Deleting removes the incident's case data (its row
-and everything that cascades from it, and children left in no other record) and appends an
-'incident.deleted' tombstone to the audit trail through the normal path, so the hash chain
-still verifies; the audit rows themselves are append-only and stay.
+and everything that cascades from it, and children left in no other record), appends an
+'incident.deleted' tombstone (who, when, why, what was erased: no personal data) and erases
+the payloads of the incident's audit events, all in one transaction. The audit rows stay,
+chained: their hashes cover a digest of the payload, and the tombstone seals what it erased,
+so `safeguard audit verify` still passes (services.domain.audit_erasure).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, ScalarSelect, and_, delete, exists, func, or_, select
 
 from services.db import SqlAlchemyUnitOfWork
+from services.db.audit_erasure import erasable_rows, erase_incident_payloads
 from services.db.models import (
     Child,
     FileTransfer,
@@ -24,6 +27,8 @@ from services.db.models import (
 )
 from services.db.models.children import DEFAULT_RETENTION_YEARS, RetentionPolicy
 from services.domain.access import clean_reason
+from services.domain.audit_erasure import erasure_values
+from services.domain.audit_hashing import content_problem
 from services.domain.children.access import can_lead_children, can_read_chronology
 from services.domain.children.messages import (
     DeleteIncident,
@@ -283,6 +288,7 @@ def delete_incident(command: DeleteIncident, deps: Dependencies) -> str:
         if not line.due:
             when = line.review_date.isoformat() if line.review_date else "not set"
             raise Conflict(f"incident {line.reference} is not due for review (review date: {when})")
+        erasing = _erasable_audit(uow, command.incident_id, school_id, line.reference)
         children = list(
             uow.session.scalars(
                 select(IncidentChild.child_id).where(
@@ -292,8 +298,9 @@ def delete_incident(command: DeleteIncident, deps: Dependencies) -> str:
         )
         uow.session.execute(delete(Incident).where(Incident.id == command.incident_id))
         removed = _orphans(uow, children)
-        # The tombstone: no personal data, only that the record existed and why it went.
-        uow.audit.add(
+        # The tombstone: no personal data, only that the record existed, why it went, and
+        # the seal of the audit payloads it erases.
+        tombstone = uow.audit.add(
             "incident.deleted",
             incident_target(command.incident_id),
             actor_id=command.actor_id,
@@ -301,11 +308,32 @@ def delete_incident(command: DeleteIncident, deps: Dependencies) -> str:
             incident_id=command.incident_id,
             reason=reason,
             old_values={"reference": line.reference},
-            new_values={"children_removed": removed},
+            new_values={"children_removed": removed, **erasure_values(erasing)},
             occurred_at=now,
         )
+        uow.session.flush()  # chains the tombstone: its id is what the erased rows name
+        erased = erase_incident_payloads(uow.session, command.incident_id, school_id, tombstone.id)
+        if erased != len(erasing):
+            # An event of this incident was appended meanwhile: nothing is deleted.
+            raise Conflict(f"incident {line.reference} changed while it was deleted: try again")
         uow.commit()
         return line.reference
+
+
+def _erasable_audit(
+    uow: SqlAlchemyUnitOfWork, incident_id: str, school_id: int, reference: str
+) -> list[dict[str, object]]:
+    # Erasing seals what is there: a row already altered would be sealed as it now stands,
+    # so the deletion waits until the trail verifies.
+    rows = [dict(row) for row in erasable_rows(uow.session, incident_id, school_id)]
+    for row in rows:
+        problem = content_problem(row)
+        if problem is not None:
+            raise Conflict(
+                f"incident {reference} cannot be deleted: its audit row id {row['id']} does not "
+                f"verify ({problem}); run `safeguard audit verify`"
+            )
+    return rows
 
 
 def _orphans(uow: SqlAlchemyUnitOfWork, child_ids: list[int]) -> int:
