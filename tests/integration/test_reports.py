@@ -3,6 +3,7 @@
 # ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 from datetime import UTC, date, datetime
@@ -13,7 +14,14 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import CaseAnswer, HumanTask, Incident, IncidentCaseFacts, IncidentChild
+from services.db.models import (
+    CaseAnswer,
+    HumanTask,
+    Incident,
+    IncidentCaseFacts,
+    IncidentChild,
+    IncidentReportRow,
+)
 from services.demo_bulk import bulk_copy
 from services.demo_incidents import Cast, DemoGenerator
 from services.domain.bus import MessageBus, bootstrap
@@ -21,7 +29,8 @@ from services.domain.clock import FixedClock
 from services.domain.commands import CompleteTask, StartIncident
 from services.domain.errors import AccessDenied, NotFound, RequestInvalid
 from services.domain.reports.figures import CRITERIA, median_and_p90
-from services.domain.reports.messages import ReadReport
+from services.domain.reports.messages import REVIEW_LIMITS, ReadReport, ReviewHours
+from services.domain.reports.projection import add_missing
 from services.domain.results import Deployed
 from tests.integration.service_fixtures import (  # noqa: F401
     People,
@@ -100,7 +109,7 @@ def direct_counts(session: Session, school_id: int, now: datetime) -> dict[str, 
             c: sum(1 for f in facts.values() if f",{c}," in f.referral_criteria) for c in CRITERIA
         },
         "hours": hours,
-        "on_time": sum(1 for t in done if t.due_at is not None and t.completed_at <= t.due_at),  # type: ignore[operator]
+        "on_time": sum(1 for t in done if t.due_at is not None and t.completed_at <= t.due_at),  # type: ignore[operator,misc]
         "waiting": sum(1 for t in reviews if t.state == "ready"),
         "overdue": dict(
             Counter(t.name for t in tasks if t.state == "ready" and t.due_at and t.due_at < now)
@@ -132,6 +141,16 @@ def direct_counts(session: Session, school_id: int, now: datetime) -> dict[str, 
     }
 
 
+def assert_review_hours(measured: ReviewHours, hours: list[float]) -> None:
+    """The database's review-time figures equal Python's on the directly computed hours."""
+    assert measured.done == len(hours)
+    assert measured.median == pytest.approx(statistics.median(hours), abs=1e-3)
+    p90 = statistics.quantiles(hours, n=10, method="inclusive")[8]
+    assert measured.p90 == pytest.approx(p90, abs=1e-3)
+    edges = [0, *(sum(1 for h in hours if h < limit) for limit in REVIEW_LIMITS), len(hours)]
+    assert list(measured.buckets) == [b - a for a, b in itertools.pairwise(edges)]
+
+
 def test_dashboard_figures_equal_direct_counts(
     seeded: People, session_factory: sessionmaker[Session]
 ) -> None:
@@ -146,9 +165,21 @@ def test_dashboard_figures_equal_direct_counts(
     assert figures.per_month == direct["per_month"]
     assert figures.by_route == direct["by_route"]
     assert figures.by_criterion == direct["by_criterion"]
-    assert figures.review_hours == pytest.approx(direct["hours"], abs=1e-3)
-    assert median_and_p90(figures.review_hours)[0] == pytest.approx(
-        statistics.median(direct["hours"]), abs=1e-3
+    assert_review_hours(figures.review_hours, direct["hours"])
+    with session_factory() as session:  # the same numbers as Python's own, on the same rows
+        stored = [
+            h
+            for h in session.scalars(
+                select(IncidentReportRow.review_hours).where(
+                    IncidentReportRow.school_id == seeded.school_id,
+                    IncidentReportRow.review_hours.is_not(None),
+                )
+            )
+            if h is not None
+        ]
+    assert median_and_p90(figures.review_hours) == (
+        statistics.median(stored),
+        statistics.quantiles(stored, n=10, method="inclusive")[8],
     )
     assert figures.reviews_on_time == direct["on_time"]
     assert figures.reviews_waiting == direct["waiting"]
@@ -189,7 +220,7 @@ def test_dashboard_figures_equal_direct_counts(
     assert again.by_status == direct["by_status"]
     assert again.by_route == direct["by_route"]
     assert again.by_criterion == direct["by_criterion"]
-    assert again.review_hours == pytest.approx(direct["hours"], abs=1e-3)
+    assert_review_hours(again.review_hours, direct["hours"])
     assert again.reviews_waiting == direct["waiting"]
     assert again.overdue_by_step == direct["overdue"]
     assert again.repeat_children == direct["repeats"]
@@ -201,7 +232,7 @@ def test_an_empty_period_has_zero_figures_and_bad_periods_are_refused(
     empty = bus.handle(
         ReadReport(people.dsl, date(2020, 1, 1), date(2020, 1, 31), people.school_id)
     )
-    assert empty.figures.incidents == 0 and empty.figures.review_hours == []
+    assert empty.figures.incidents == 0 and empty.figures.review_hours.done == 0
     assert median_and_p90(empty.figures.review_hours) == (None, None)
     with pytest.raises(RequestInvalid, match="before its start"):
         bus.handle(ReadReport(people.dsl, date(2020, 2, 1), date(2020, 1, 1), people.school_id))
@@ -225,3 +256,42 @@ def test_reports_are_for_the_dsl_headteacher_and_auditors(
     trust = bus.handle(ReadReport(people.auditor, FROM, TO))
     assert trust.scope.trust_wide
     assert trust.scope.school_ids == tuple(sorted((people.school_id, people.other_school_id)))
+
+
+def test_report_rows_are_written_with_each_change_not_on_the_first_view(
+    bus: MessageBus, people: People, deployed: Deployed, session_factory: sessionmaker[Session]
+) -> None:
+    started = bus.handle(StartIncident(people.school_id, people.reporter, disclosure_data("y")))
+    assert started.incident_id is not None
+    with session_factory() as session:
+        row = session.get(IncidentReportRow, started.incident_id)
+        assert row is not None and (row.status, row.review_state) == ("open", "ready")
+        review = session.scalars(
+            select(HumanTask).where(
+                HumanTask.incident_id == started.incident_id,
+                HumanTask.bpmn_id == "initial_review",
+            )
+        ).one()
+    bus.handle(CompleteTask(review.id, people.dsl, scenario_steps("s2.json")[1]["data"]))
+    with session_factory() as session:
+        row = session.get(IncidentReportRow, started.incident_id)
+        assert row is not None and row.review_state == "completed"
+        assert row.review_hours is not None and row.route != "undecided"
+        # Nothing is left for a read to build: the rows were written with the changes.
+        assert add_missing(session, [people.school_id]) == 0
+        session.execute(delete(Incident).where(Incident.id == started.incident_id))
+        session.commit()
+    with session_factory() as session:  # a deleted incident takes its row with it
+        assert session.get(IncidentReportRow, started.incident_id) is None
+
+
+def test_incidents_written_without_rows_get_them_on_the_next_read(
+    seeded: People, session_factory: sessionmaker[Session]
+) -> None:
+    bus = bootstrap(session_factory, clock=FixedClock(NOW))
+    before = bus.handle(ReadReport(seeded.head, FROM, TO, school_id=seeded.school_id)).figures
+    with session_factory() as session:  # as after an upgrade, or rows lost
+        session.execute(delete(IncidentReportRow))
+        session.commit()
+    again = bus.handle(ReadReport(seeded.head, FROM, TO, school_id=seeded.school_id)).figures
+    assert again == before

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from services.db import SqlAlchemyUnitOfWork
 from services.domain.children.access import REPORT_ROLES, can_read_reports
 from services.domain.dependencies import Dependencies
@@ -13,24 +11,18 @@ from services.domain.errors import AccessDenied, RequestInvalid
 from services.domain.handlers.common import enforce
 from services.domain.reports.figures import Period, count_figures
 from services.domain.reports.messages import ReadReport, Report, ReportScope
+from services.domain.reports.projection import install as install_projection
 
 MAX_DAYS = 366 * 5
-REFRESH_ATTEMPTS = 3
+
+# Report rows follow every audited change in its own transaction (projection.install). The
+# bus imports this module when it is built, so every process that changes incidents through
+# the bus keeps them in step; a listener on a class, not an object built at import.
+install_projection()
 
 
 def read_report(query: ReadReport, deps: Dependencies) -> Report:
     """Check the reader may see each school's reports, log the read, count the figures."""
-    for attempt in range(1, REFRESH_ATTEMPTS + 1):
-        try:
-            return _read_once(query, deps)
-        except IntegrityError:
-            # Two reads refreshed the same report rows at once: the loser reads again.
-            if attempt == REFRESH_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _read_once(query: ReadReport, deps: Dependencies) -> Report:
     if query.date_to < query.date_from:
         raise RequestInvalid("to: the end of the period comes before its start")
     if (query.date_to - query.date_from).days > MAX_DAYS:

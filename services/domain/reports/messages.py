@@ -8,6 +8,17 @@ from datetime import date
 from services.domain.messages import Message
 
 SMALL_NUMBER = 5  # trust-wide views show counts below this as "<5"
+REVIEW_LIMITS = (4, 24, 48, 72)  # hours: the review-time buckets' upper bounds (the last is open)
+
+
+@dataclass(frozen=True)
+class ReviewHours:
+    """Hours from disclosure to the initial review done: how many, median, p90, per bucket."""
+
+    done: int = 0
+    median: float | None = None
+    p90: float | None = None
+    buckets: tuple[int, ...] = (0,) * (len(REVIEW_LIMITS) + 1)  # under 4 h, 4-24 h, ... over 72 h
 
 
 @dataclass(frozen=True)
@@ -19,7 +30,7 @@ class Figures:
     per_month: list[tuple[str, int]] = field(default_factory=list)
     by_route: dict[str, int] = field(default_factory=dict)
     by_criterion: dict[str, int] = field(default_factory=dict)
-    review_hours: list[float] = field(default_factory=list)  # disclosure -> initial review done
+    review_hours: ReviewHours = ReviewHours()  # disclosure -> initial review done
     reviews_on_time: int = 0  # done by the task's due time (one school day)
     reviews_waiting: int = 0
     overdue_by_step: dict[str, int] = field(default_factory=dict)

@@ -1,12 +1,14 @@
-"""The report rows: one narrow row per incident, kept in step with the case tables on read.
+"""The report rows: one narrow row per incident, written in the transaction that changes it.
 
-Every change to an incident appends to the audit trail in the change's own transaction, so the
-incidents whose audit events came after `report_progress.last_audit_id` are exactly those whose
-rows may be stale; incidents with no row at all (made before this table, or written in bulk)
-are added too (the last OVERLAP ids are read again, for transactions that were still open at
-the previous refresh). A refresh rebuilds those rows from the case tables in batches and moves the
-mark, in the transaction of the read that asked for it. Deleted incidents take their rows with
-them (ON DELETE CASCADE).
+Every change to an incident appends an audit event naming it in the change's own transaction.
+`install()` listens on every Session: the incidents named by the audit events a transaction
+flushes (audited reads aside: viewed, listed, exported) have their rows rebuilt from the case
+tables just before it commits, by upsert, so two transactions touching one incident never
+collide. So the rows never lag the case tables and no read has to catch up on changes.
+Deleted incidents take their rows with them (ON DELETE CASCADE). Incidents written without an
+audit event of their own (copied in bulk, or made before the table existed) have no row:
+`add_missing` adds them, and tells there are none from two index-only counts, so a read pays
+almost nothing for asking.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, delete, func, insert, select
+from sqlalchemy import ColumnElement, Float, delete, event, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.db.models import (
@@ -25,7 +28,6 @@ from services.db.models import (
     Incident,
     IncidentCaseFacts,
     IncidentReportRow,
-    ReportProgress,
 )
 
 REVIEW_STEP = "initial_review"
@@ -33,54 +35,97 @@ PARENTS_STEP = "inform_parents_and_carers"
 OUTCOME_STEP = "record_agency_outcome"
 DELETION_STEP = "confirm_deletion"
 BATCH = 500
-OVERLAP = 200  # audit ids read again each refresh (see refresh)
-PROGRESS_ID = 1
+READ_VERBS = ("viewed", "listed", "exported", "downloaded")
+_PENDING = "report_rows_pending"  # Session.info key: incidents whose rows this transaction owes
 
 
-def refresh(session: Session, school_ids: Iterable[int]) -> int:
-    """Bring the schools' report rows up to date; return how many were rebuilt."""
-    schools = sorted(set(school_ids))
-    marks = {
-        mark.id: mark
-        for mark in session.scalars(
-            select(ReportProgress).where(ReportProgress.id.in_(schools)).with_for_update()
-        )
+def install() -> None:
+    """Keep report rows in step on every Session (idempotent)."""
+    for name, listener in (
+        ("before_flush", _note_audited_incidents),
+        ("before_commit", _project_before_commit),
+        ("after_rollback", _forget),
+    ):
+        if not event.contains(Session, name, listener):
+            event.listen(Session, name, listener)
+
+
+def _note_audited_incidents(session: Session, _context: Any, _instances: Any) -> None:
+    named = {
+        e.incident_id
+        for e in session.new
+        if isinstance(e, AuditEvent) and e.incident_id and not _is_read(e.action)
     }
-    for school_id in schools:
-        if school_id not in marks:
-            marks[school_id] = ReportProgress(id=school_id, last_audit_id=0)
-            session.add(marks[school_id])
-    newest = session.scalar(select(func.max(AuditEvent.id))) or 0
-    # Read by the primary key from the lowest mark (after the first refresh, only the events
-    # since the last one), OVERLAP ids further back: ids are taken before commit, so an event
-    # with an id below the newest may become visible only after this read.
-    low = max(0, min(mark.last_audit_id for mark in marks.values()) - OVERLAP)
-    events = session.execute(
-        select(AuditEvent.incident_id, AuditEvent.school_id, AuditEvent.id).where(
-            AuditEvent.id > low, AuditEvent.id <= newest, AuditEvent.incident_id.is_not(None)
-        )
+    if named:
+        session.info.setdefault(_PENDING, set()).update(named)
+
+
+def _is_read(action: str) -> bool:
+    # Audited reads ("incident.viewed") change nothing a row holds: viewing pays nothing.
+    return action.rsplit(".", 1)[-1].endswith(READ_VERBS)
+
+
+def _project_before_commit(session: Session) -> None:
+    session.flush()  # the last audit events are noted as they flush
+    pending: set[str] = session.info.pop(_PENDING, set())
+    if pending:
+        project(session, sorted(pending))
+
+
+def _forget(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def project(session: Session, incident_ids: list[str]) -> None:
+    """Rebuild these incidents' rows (upsert); drop the rows of those that no longer exist."""
+    for start in range(0, len(incident_ids), BATCH):
+        batch = incident_ids[start : start + BATCH]
+        rows = build_rows(session, batch)
+        if rows:
+            session.execute(_upsert(session), rows)
+        gone = set(batch) - {row["incident_id"] for row in rows}
+        if gone:
+            session.execute(
+                delete(IncidentReportRow).where(IncidentReportRow.incident_id.in_(sorted(gone)))
+            )
+
+
+def _upsert(session: Session) -> Any:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(IncidentReportRow)
+    columns = [c.name for c in IncidentReportRow.__table__.columns if c.name != "incident_id"]
+    return statement.on_conflict_do_update(
+        index_elements=["incident_id"], set_={name: statement.excluded[name] for name in columns}
     )
-    moved = {
-        str(incident_id)
-        for incident_id, school_id, event_id in events
-        if school_id is None
-        or (school_id in marks and event_id > marks[school_id].last_audit_id - OVERLAP)
-    }
+
+
+def add_missing(session: Session, school_ids: Iterable[int]) -> int:
+    """Add the rows of the schools' incidents that have none; return how many were added."""
+    schools = sorted(set(school_ids))
+    incidents = select(func.count()).select_from(Incident).where(Incident.school_id.in_(schools))
+    rows = (
+        select(func.count())
+        .select_from(IncidentReportRow)
+        .where(IncidentReportRow.school_id.in_(schools))
+    )
+    # Every row belongs to an incident of its school (the foreign key; rows are only ever
+    # built from their incident), so equal counts mean no incident lacks one.
+    if session.scalar(incidents) == session.scalar(rows):
+        return 0
     missing = (
         select(Incident.id)
         .outerjoin(IncidentReportRow, IncidentReportRow.incident_id == Incident.id)
         .where(Incident.school_id.in_(schools), IncidentReportRow.incident_id.is_(None))
     )
-    todo = sorted(moved | set(session.scalars(missing)))
-    for start in range(0, len(todo), BATCH):
-        batch = todo[start : start + BATCH]
-        session.execute(delete(IncidentReportRow).where(IncidentReportRow.incident_id.in_(batch)))
-        rows = build_rows(session, batch)
-        if rows:
-            session.execute(insert(IncidentReportRow), rows)
-    for mark in marks.values():
-        mark.last_audit_id = newest
+    todo = sorted(session.scalars(missing))
+    project(session, todo)
     return len(todo)
+
+
+def refresh(session: Session, school_ids: Iterable[int]) -> int:
+    """Bring the schools' report rows up to date (see add_missing); return how many were added."""
+    return add_missing(session, school_ids)
 
 
 def _hours(dialect: str) -> ColumnElement[float]:
@@ -123,8 +168,9 @@ def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]
             "police_outcome": None,
             "deletion": None,
         }
-    _tasks(session, rows)
-    _answers(session, rows)
+    if rows:
+        _tasks(session, rows)
+        _answers(session, rows)
     return list(rows.values())
 
 
@@ -151,7 +197,9 @@ def _tasks(session: Session, rows: dict[str, dict[str, Any]]) -> None:
         if bpmn_id == REVIEW_STEP:
             done = state == "completed"
             row["review_state"] = state
-            row["review_hours"] = float(hours) if done and hours is not None else None
+            # Rounded to about 4 ms: SQLite's julianday arithmetic leaves 4 hours as 3.9999999,
+            # which would count a review at exactly 4 hours as "under 4 hours".
+            row["review_hours"] = round(float(hours), 6) if done and hours is not None else None
             row["review_on_time"] = bool(punctual) if done and punctual is not None else None
         elif state == "cancelled":
             row["deletion"] = "deadline_passed"

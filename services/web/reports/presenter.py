@@ -8,8 +8,8 @@ from datetime import date
 
 from markupsafe import Markup
 
-from services.domain.reports.figures import CRITERIA, median_and_p90
-from services.domain.reports.messages import SMALL_NUMBER, Figures, Report
+from services.domain.reports.figures import CRITERIA
+from services.domain.reports.messages import REVIEW_LIMITS, SMALL_NUMBER, Figures, Report
 from services.web.reports.charts import Bar, columns, horizontal_bars
 
 ROUTES = {
@@ -42,12 +42,12 @@ DELETION = {
     "waiting": "Waiting",
 }
 REPEATS = {"2": "In 2 incidents", "3": "In 3 incidents", "4+": "In 4 or more"}
-REVIEW_BUCKETS = (
-    (4, "Under 4 hours"),
-    (24, "4 to 24 hours"),
-    (48, "1 to 2 days"),
-    (72, "2 to 3 days"),
-    (None, "More than 3 days"),
+REVIEW_BUCKETS = tuple(  # the database counts each bucket (messages.REVIEW_LIMITS)
+    zip(
+        (*REVIEW_LIMITS, None),
+        ("Under 4 hours", "4 to 24 hours", "1 to 2 days", "2 to 3 days", "More than 3 days"),
+        strict=True,
+    )
 )
 
 
@@ -180,21 +180,15 @@ def _months(figures: Figures, suppress: bool) -> Section:
 
 
 def _reviews(figures: Figures, suppress: bool) -> Section:
-    median, p90 = median_and_p90(figures.review_hours)
-    done = len(figures.review_hours)
-    buckets = [0] * len(REVIEW_BUCKETS)
-    for value in figures.review_hours:
-        index = next(
-            i for i, (limit, _) in enumerate(REVIEW_BUCKETS) if limit is None or value < limit
-        )
-        buckets[index] += 1
-    bars = [_bar(label, n, suppress) for (_, label), n in zip(REVIEW_BUCKETS, buckets, strict=True)]
+    reviewed = figures.review_hours
+    labels = [label for _, label in REVIEW_BUCKETS]
+    bars = [_bar(label, n, suppress) for label, n in zip(labels, reviewed.buckets, strict=True)]
     rows = (
-        Row("Median", hours(median)),
-        Row("90th percentile", hours(p90)),
+        Row("Median", hours(reviewed.median)),
+        Row("90th percentile", hours(reviewed.p90)),
         Row(
             "Reviewed within one school day",
-            f"{shown(figures.reviews_on_time, suppress)} of {shown(done, suppress)}",
+            f"{shown(figures.reviews_on_time, suppress)} of {shown(reviewed.done, suppress)}",
         ),
         Row("Still waiting for review", shown(figures.reviews_waiting, suppress)),
         *(Row(bar.label, bar.shown) for bar in bars),
