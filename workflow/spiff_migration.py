@@ -15,6 +15,7 @@ Pure functions over JSON strings and our dataclasses: no Spiff object leaves thi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -24,6 +25,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from workflow.definition import Definition, load_definition
 from workflow.errors import SafeguardError, StateUnreadable
+from workflow.model import CompletedStep
 from workflow.spiff_runtime import (
     SERIALIZER_VERSION,
     SPEC_KEYS,
@@ -104,16 +106,22 @@ class MigrationPreview:
         return not self.blocked
 
 
-def preview_migration(old: Definition, state: str, new: Definition) -> MigrationPreview:
-    """Tell, without changing anything, what moving the instance to `new` would do."""
+def preview_migration(
+    old: Definition, state: str, new: Definition, answered: Sequence[CompletedStep] = ()
+) -> MigrationPreview:
+    """Tell, without changing anything, what moving the instance to `new` would do.
+
+    `answered` are the steps whose answers the caller keeps outside the state (a state may be
+    pruned of finished work): they are checked against the new version like those it holds.
+    """
     document = _state_document(old, state)
     old_specs = _read_only_specs(old)
     new_specs = _read_only_specs(new)
     tasks: list[TaskChange] = []
     blocked: list[str] = []
-    answers: list[AnswersKept] = []
+    answers: dict[str, AnswersKept] = {}
     for workflow, before, after in _workflows(document, old_specs, new_specs, blocked):
-        for task in workflow["tasks"].values():
+        for task_id, task in workflow["tasks"].items():
             if task["state"] & _PREDICTED:
                 continue
             spec = before.get(task["task_spec"], {})
@@ -128,16 +136,34 @@ def preview_migration(old: Definition, state: str, new: Definition) -> Migration
             if problem:
                 blocked.append(problem)
             elif task["state"] == TaskState.COMPLETED and spec.get("typename") == "UserTask":
-                answered = _answered(task, spec)
-                if answered:
-                    answers.append(AnswersKept(spec["bpmn_id"], _name(spec), answered))
+                count = _answered(_given(task), spec)
+                if count:
+                    answers[task_id] = AnswersKept(spec["bpmn_id"], _name(spec), count)
+    for step in answered:
+        if step.id in answers or not step.data:
+            continue  # the state holds it: judged above
+        spec = _spec_named(old_specs, step.bpmn_id) or {"bpmn_id": step.bpmn_id}
+        target = _spec_named(new_specs, step.bpmn_id)
+        what = f"'{_name(spec)}' ({step.bpmn_id})"
+        problem = (
+            f"{what}, completed on this incident, no longer exists in the new version"
+            if target is None
+            else _answered_problem(what, spec, target, step.data)
+        )
+        if problem:
+            blocked.append(problem)
+        else:
+            count = sum(1 for value in step.data.values() if value is not None)
+            answers[step.id] = AnswersKept(step.bpmn_id, _name(spec), count)
     tasks.sort(key=lambda t: (t.outcome != "blocked", t.state, t.bpmn_id))
-    return MigrationPreview(tuple(tasks), tuple(dict.fromkeys(blocked)), tuple(answers))
+    return MigrationPreview(tuple(tasks), tuple(dict.fromkeys(blocked)), tuple(answers.values()))
 
 
-def migrate_state(old: Definition, state: str, new: Definition) -> str:
+def migrate_state(
+    old: Definition, state: str, new: Definition, answered: Sequence[CompletedStep] = ()
+) -> str:
     """The instance's state bound to `new`; raises MigrationBlocked with the preview's reasons."""
-    found = preview_migration(old, state, new)
+    found = preview_migration(old, state, new, answered)
     if not found.migratable:
         raise MigrationBlocked(found.blocked)
     document = _state_document(old, state)
@@ -263,35 +289,49 @@ def _open_task(
 def _finished_problem(
     task: dict[str, Any], spec: dict[str, Any], target: dict[str, Any] | None
 ) -> str | None:
-    kind = spec.get("typename")
     done = TaskState.get_name(task["state"]).lower()
     if target is None:
         return f"{_what(spec, task)}, {done} on this incident, {_no_longer(task)}"
-    if task["state"] != TaskState.COMPLETED or kind not in HISTORY_KINDS:
+    if task["state"] != TaskState.COMPLETED or spec.get("typename") not in HISTORY_KINDS:
         return None
-    if target.get("typename") != kind:
+    return _answered_problem(_what(spec, task), spec, target, _given(task))
+
+
+def _answered_problem(
+    what: str, spec: dict[str, Any], target: dict[str, Any], given: Mapping[str, Any]
+) -> str | None:
+    """Why the answers given at a completed step could not be shown as they were, if so."""
+    kind = spec.get("typename")
+    if kind is not None and target.get("typename") != kind:
         return (
-            f"{_what(spec, task)}, completed on this incident, is a {target.get('typename')} "
+            f"{what}, completed on this incident, is a {target.get('typename')} "
             f"in the new version: its answers could no longer be shown"
         )
     lost = sorted(
         name
         for name, type_ in _fields(spec).items()
-        if name in _given(task) and _fields(target).get(name) != type_
+        if name in given and _fields(target).get(name) != type_
     )
     if lost:
         return (
-            f"{_what(spec, task)}, completed on this incident, loses or retypes the field(s) "
+            f"{what}, completed on this incident, loses or retypes the field(s) "
             f"{', '.join(lost)} in the new version: the answers given there would not be shown"
         )
     # Need-to-know: answers given under one set of readers are never shown to more people.
     wider = sorted(set(_readers(target)) - set(_readers(spec)))
     if wider:
         return (
-            f"{_what(spec, task)}, completed on this incident, is read by {', '.join(wider)} "
+            f"{what}, completed on this incident, is read by {', '.join(wider)} "
             "in the new version: the answers given there were not theirs to read"
         )
     return None
+
+
+def _spec_named(specs: dict[str, Any], bpmn_id: str) -> dict[str, Any] | None:
+    found: dict[str, Any] | None = specs["spec"]["task_specs"].get(bpmn_id)
+    for sub in specs["subprocess_specs"].values():
+        found = found or sub["task_specs"].get(bpmn_id)
+    return found
 
 
 def _readers(spec: dict[str, Any]) -> tuple[str, ...]:
@@ -334,8 +374,7 @@ def _needs(spec: dict[str, Any]) -> tuple[str, ...]:
         return ()
 
 
-def _answered(task: dict[str, Any], spec: dict[str, Any]) -> int:
-    given = _given(task)
+def _answered(given: Mapping[str, Any], spec: dict[str, Any]) -> int:
     return sum(1 for name in _fields(spec) if given.get(name) is not None)
 
 

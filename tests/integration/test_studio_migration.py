@@ -16,7 +16,7 @@ from sqlalchemy import select
 from werkzeug.test import TestResponse
 
 from services.bootstrap import Runtime
-from services.db.models import AuditEvent, HumanTask, Incident, OutboxMessage
+from services.db.models import AuditEvent, CaseAnswer, HumanTask, Incident, OutboxMessage
 from services.db.repositories.studio import StudioRepository
 from services.domain.commands import CompleteTask, DeployDefinitions, StartIncident
 from services.web.auth import issue_api_token
@@ -177,13 +177,18 @@ def _ready(runtime: Runtime, incident_id: str) -> list[HumanTask]:
         return list(uow.tasks.for_incident(incident_id, state="ready"))
 
 
-def _answers(runtime: Runtime, incident_id: str) -> list[tuple[str, dict[str, Any]]]:
+def _answers(runtime: Runtime, incident_id: str) -> list[tuple[str, Any]]:
+    """Every answer given (kept per completion) and the steps the engine state still holds."""
     with runtime.unit_of_work() as uow:
         incident = uow.incidents.get(incident_id)
         assert incident is not None
         definition = runtime.bus.dependencies.definitions.get(uow, incident.definition_version_id)
         steps = engine.completed_steps(definition, incident.state)
-        return [(step.bpmn_id, step.data) for step in steps]
+        rows = uow.session.scalars(
+            select(CaseAnswer).where(CaseAnswer.incident_id == incident_id).order_by(CaseAnswer.id)
+        )
+        given = [(row.bpmn_id, row.answers) for row in rows]
+        return given + [("state:" + step.bpmn_id, step.data) for step in steps]
 
 
 def _version_number(runtime: Runtime, incident_id: str) -> int:
@@ -270,7 +275,8 @@ def test_an_incident_moves_audited_its_inbox_follows_and_it_completes_on_the_new
         web_runtime.bus.handle(CompleteTask(row.id, actor.id, S1[bpmn_id]))
     assert _ready(web_runtime, incident_id) == []
     assert _version_number(web_runtime, incident_id) == 2
-    assert [a[0] for a in _answers(web_runtime, incident_id)][-1] == "plan_preventative_education"
+    given = [bpmn_id for bpmn_id, _ in _answers(web_runtime, incident_id)]
+    assert "plan_preventative_education" in given and "sign_off_closure" in given
 
 
 def test_a_ready_task_that_no_longer_exists_blocks_the_move_with_its_reason_and_writes_nothing(

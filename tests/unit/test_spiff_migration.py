@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from workflow import engine
 from workflow.definition import Definition, load_definition
 from workflow.errors import StateUnreadable
-from workflow.model import InstanceStatus, SourceFile
+from workflow.model import CompletedStep, InstanceStatus, SourceFile
 from workflow.spiff_migration import MigrationBlocked, migrate_state, preview_migration
 
 BPMN = Path(__file__).resolve().parents[2] / "bpmn"
@@ -239,3 +240,32 @@ def test_what_the_doer_of_a_ready_task_may_read_in_the_new_version_is_said() -> 
     review = next(t for t in found.tasks if t.bpmn_id == "initial_review")
     assert review.outcome == "kept"
     assert review.changes == ("whoever does it may also read the answers of record_disclosure",)
+
+
+def test_answers_kept_outside_the_state_are_judged_as_those_it_holds() -> None:
+    # A state may be pruned of finished work; the caller passes the steps it keeps elsewhere.
+    waiting = run_until(version(), "initial_review")
+    kept_apart = CompletedStep(
+        id="a-step-pruned-from-the-state",
+        bpmn_id="record_disclosure",
+        name="record_disclosure",
+        lane="staff",
+        data={"disclosure_route": "child_told_staff", "what_was_said": "(text)"},
+    )
+    found = preview_migration(version(), waiting.state, version(relabelled), [kept_apart])
+    assert found.migratable
+    assert [(a.bpmn_id, a.answers) for a in found.answers] == [
+        ("record_disclosure", 8),
+        ("record_disclosure", 2),
+    ]
+    blocked = preview_migration(
+        version(), waiting.state, version(without_route_field), [kept_apart]
+    ).blocked
+    assert (
+        "'Record the disclosure' (record_disclosure), completed on this incident, loses or "
+        "retypes the field(s) disclosure_route in the new version: the answers given there "
+        "would not be shown" in blocked
+    )
+    gone = replace(kept_apart, bpmn_id="a_step_no_version_has")
+    with pytest.raises(MigrationBlocked, match="a_step_no_version_has"):
+        migrate_state(version(), waiting.state, version(relabelled), [gone])

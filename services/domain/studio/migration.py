@@ -18,7 +18,7 @@ from sqlalchemy.orm import undefer
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.errors import ConcurrentUpdate
-from services.db.models import DefinitionVersion, HumanTask, Incident, School
+from services.db.models import CaseAnswer, DefinitionVersion, HumanTask, Incident, School
 from services.db.repositories.studio import StudioRepository
 from services.domain.errors import AccessDenied, NotFound, RequestInvalid
 from services.domain.events import Event, TaskReady
@@ -29,7 +29,7 @@ from services.domain.studio.policy import require_author, require_reader, school
 from workflow import engine
 from workflow.definition import Definition
 from workflow.errors import SafeguardError
-from workflow.model import InstanceStatus
+from workflow.model import CompletedStep, InstanceStatus
 from workflow.spiff_migration import (
     MigrationBlocked,
     MigrationPreview,
@@ -39,6 +39,7 @@ from workflow.spiff_migration import (
 
 MAX_INCIDENTS = 200  # per preview or request, as the impact page lists them
 AUTHOR_ROLE = "process_admin"
+MAX_ANSWER_ROWS = 5_000  # answer rows read per incident (a completion or correction each)
 
 
 def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int) -> dict[str, Any]:
@@ -52,7 +53,7 @@ def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int
         schools = _school_names(uow)
         incidents = []
         for incident in _open_incidents(uow, source.id):
-            found = _preview_of(old, incident.state, new)
+            found = _preview_of(old, incident.state, new, _answered_steps(uow, incident.id))
             incidents.append(
                 {
                     "id": incident.id,
@@ -154,9 +155,10 @@ def _migrate_one(
             )
         old = deps.definitions.get(uow, source.id)
         new = deps.definitions.get(uow, target.id)
-        found = _preview_of(old, incident.state, new)
+        answered = _answered_steps(uow, incident.id)
+        found = _preview_of(old, incident.state, new, answered)
         try:
-            state = migrate_state(old, incident.state, new)
+            state = migrate_state(old, incident.state, new, answered)
         except MigrationBlocked as error:
             raise MigrationRefused(reference, f"{reference} cannot move: {error}") from None
         status = engine.get_status(new, state, now)
@@ -280,9 +282,31 @@ def _checked_ids(
     return unique
 
 
-def _preview_of(old: Definition, state: str, new: Definition) -> MigrationPreview:
+def _answered_steps(uow: SqlAlchemyUnitOfWork, incident_id: str) -> list[CompletedStep]:
+    """Every step answered so far (corrections folded in), from the answers kept per step.
+
+    The engine state may hold only part of the history (finished work is pruned from it):
+    these rows hold all of it, so the move is judged against every answer ever given.
+    """
+    query = (
+        select(CaseAnswer)
+        .where(CaseAnswer.incident_id == incident_id)
+        .order_by(CaseAnswer.id)
+        .limit(MAX_ANSWER_ROWS)
+    )
+    steps: dict[str, CompletedStep] = {}
+    for row in uow.session.scalars(query):
+        known = steps.get(row.task_id)
+        data = {**(known.data if known else {}), **(row.answers or {})}
+        steps[row.task_id] = CompletedStep(row.task_id, row.bpmn_id, row.bpmn_id, row.lane, data)
+    return list(steps.values())
+
+
+def _preview_of(
+    old: Definition, state: str, new: Definition, answered: Sequence[CompletedStep]
+) -> MigrationPreview:
     try:
-        return preview_migration(old, state, new)
+        return preview_migration(old, state, new, answered)
     except SafeguardError as error:  # an unreadable state: shown as the reason, not a 500
         return MigrationPreview((), (f"the incident's state cannot be read: {error}",), ())
 
