@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_SQLITE_BUSY_TIMEOUT_MS = 5_000
+# A pooled PostgreSQL connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 2.0
+# Connections older than this are replaced (before a server or firewall idle limit bites).
+RECYCLE_SECONDS = 1800
+_IDLE_SINCE = "safeguard.idle_since"
 
 # How SQLite transactions work here, and why.
 #
@@ -45,8 +52,36 @@ def make_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo, busy_timeout_ms=sqlite_busy_timeout_ms)
-    # pre_ping: a connection dropped by a PostgreSQL restart is replaced, not handed out.
-    return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    engine = create_engine(parsed, echo=echo, pool_recycle=RECYCLE_SECONDS)
+    ping_idle_connections(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection at checkout only when it sat idle for `idle_seconds` or more.
+
+    pool_pre_ping pings at every checkout: a round trip on every unit of work, two per API
+    call. A connection checked in moments ago is almost always alive, so only idle ones are
+    pinged (SQLAlchemy's documented checkout-event recipe: a DisconnectionError makes the pool
+    drop the connection and hand out a fresh one). A connection that dies while in busy use
+    (a restart within `idle_seconds` of its last use) fails its statement instead; SQLAlchemy
+    sees the disconnect and invalidates the whole pool, so the next unit of work reconnects,
+    and the relay, scheduler and consumers already retry on OperationalError.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # new, or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError(str(error)) from error
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

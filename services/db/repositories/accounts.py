@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -13,6 +14,16 @@ from services.db.column_types import utcnow
 from services.db.models import ApiToken, Membership, School, User
 from services.db.models.accounts import normalise_email
 from services.db.repositories.paging import check_page
+
+
+@dataclass(frozen=True)
+class TokenHolder:
+    """A working token with its user and the user's memberships, read in one query."""
+
+    token: ApiToken
+    user: User
+    # (school id, school name, role, school requires staff second factor), by school name.
+    memberships: list[tuple[int, str, str, bool]]
 
 
 class SchoolRepository:
@@ -140,6 +151,37 @@ class ApiTokenRepository:
             ApiToken.expires_at > (at or utcnow()),
         )
         return self._session.scalar(query)
+
+    def find_holder(self, token: str, at: datetime) -> TokenHolder | None:
+        """The working token's record, its active user with a second factor, and their roles.
+
+        One statement (an API call authenticates on every request): the token must be
+        unrevoked and unexpired, its user active and enrolled in a second factor.
+        """
+        query = (
+            select(ApiToken, User, School.id, School.name, Membership.role)
+            .add_columns(School.staff_second_factor)
+            .join(User, User.id == ApiToken.user_id)
+            .outerjoin(Membership, Membership.user_id == User.id)
+            .outerjoin(School, School.id == Membership.school_id)
+            .where(
+                ApiToken.token_hash == hash_token(token),
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expires_at > at,
+                User.is_active.is_(True),
+                User.totp_secret.is_not(None),
+            )
+            .order_by(School.name, School.id)
+        )
+        rows = self._session.execute(query).all()
+        if not rows:
+            return None
+        memberships = [
+            (school_id, name, role, bool(second))
+            for _t, _u, school_id, name, role, second in rows
+            if school_id is not None
+        ]
+        return TokenHolder(rows[0][0], rows[0][1], memberships)
 
     def list_for_user(self, user_id: int, limit: int, offset: int = 0) -> list[ApiToken]:
         """Return one page of a user's tokens, newest first."""

@@ -17,11 +17,8 @@ from services.domain.handlers.common import (
     UserFacts,
     check_version,
     enforce,
-    incident_id_of_task,
     jsonable,
-    lock_incident,
     task_target,
-    user_facts,
     write_outbox,
 )
 from services.domain.handlers.progress import Step, record_progress
@@ -37,9 +34,7 @@ def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
     """Validate and submit a task's form; raise before writing anything if any check fails."""
     now = deps.clock.now()
     with deps.uow_factory() as uow:
-        incident_id = incident_id_of_task(uow, command.task_id)
-        incident = lock_incident(uow, incident_id)
-        facts = user_facts(uow, incident, command.actor_id)
+        incident, facts = _lock_with_facts(uow, command.task_id, command.actor_id)
         if can_view_incident(facts.roles, facts.is_involved, facts.is_excluded).refusal == "hidden":
             raise NotFound(f"task {command.task_id} not found")
         check_version(incident, command.expected_incident_version)
@@ -85,6 +80,18 @@ def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
         write_outbox(uow, events)
         uow.commit()
         return Outcome(tuple(events), incident.id, incident.version_id, incident.reference)
+
+
+def _lock_with_facts(
+    uow: SqlAlchemyUnitOfWork, task_id: str, user_id: int
+) -> tuple[Incident, UserFacts]:
+    # One statement for what `incident_id_of_task`, `lock_incident` and `user_facts` read.
+    found = uow.incidents.lock_for_task(task_id, user_id)
+    if found is None:
+        raise NotFound(f"task {task_id} not found")
+    if not found.roles:  # no role in the school: nothing else can grant access
+        return found.incident, UserFacts(found.roles, False, False)
+    return found.incident, UserFacts(found.roles, found.is_excluded, found.is_involved)
 
 
 def _no_longer_ready(incident: Incident, facts: UserFacts, task_id: str) -> Exception:

@@ -76,11 +76,17 @@ def load_signed_in_user(uow: SqlAlchemyUnitOfWork, user: User) -> SignedInUser:
         .where(Membership.user_id == user.id)
         .order_by(School.name, School.id)
     )
+    rows = [(i, name, role, bool(second)) for i, name, role, second in uow.session.execute(query)]
+    return signed_in_user(user, rows)
+
+
+def signed_in_user(user: User, memberships: list[tuple[int, str, str, bool]]) -> SignedInUser:
+    """The SignedInUser of a user row and its (school id, name, role, staff 2FA) rows, by name."""
     by_school: dict[int, tuple[str, list[str]]] = {}
     needs_second_factor = False
-    for school_id, school_name, role, staff_second_factor in uow.session.execute(query):
+    for school_id, school_name, role, staff_second_factor in memberships:
         by_school.setdefault(school_id, (school_name, []))[1].append(role)
-        needs_second_factor |= role in SECOND_FACTOR_ROLES or bool(staff_second_factor)
+        needs_second_factor |= role in SECOND_FACTOR_ROLES or staff_second_factor
     schools = tuple(
         SchoolRoles(school_id, name, tuple(sorted(roles, key=_role_order)))
         for school_id, (name, roles) in by_school.items()

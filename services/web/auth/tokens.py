@@ -17,7 +17,7 @@ from werkzeug.exceptions import Forbidden
 from services.db import SqlAlchemyUnitOfWork
 from services.db.column_types import utcnow
 from services.db.models.accounts import TOKEN_SCOPES
-from services.web.auth.identity import SignedInUser, load_signed_in_user
+from services.web.auth.identity import SignedInUser, signed_in_user
 from services.web.extensions import runtime
 
 TOKEN_PREFIX = "sgf_"  # noqa: S105  # a label, not a secret
@@ -26,7 +26,7 @@ TOKEN_REVOKED = "auth.token_revoked"  # noqa: S105  # an audit action, not a sec
 DEFAULT_LIFETIME_DAYS = 90
 MAX_LIFETIME_DAYS = 366
 # Recording every use would add a write to every API call; once a minute says enough.
-_LAST_USED_RESOLUTION = timedelta(minutes=1)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 _MAX_TOKEN_LENGTH = 200
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _DAYS = re.compile(r"(\d{1,4})d?")
@@ -138,17 +138,22 @@ def load_user_from_bearer(request: Request) -> SignedInUser | None:
     app_runtime = runtime()
     now = app_runtime.clock.now()
     with app_runtime.unit_of_work() as uow:
-        api_token = uow.tokens.find_active(token, now)
-        if api_token is None:
+        holder = uow.tokens.find_holder(token, now)
+        if holder is None:
             return None
-        user = uow.users.get(api_token.user_id)
-        if user is None or not user.is_active or user.totp_secret is None:
-            return None
-        if api_token.scope != "write" and request.method not in _READ_METHODS:
+        if holder.token.scope != "write" and request.method not in _READ_METHODS:
             raise ReadOnlyToken()
-        signed_in = load_signed_in_user(uow, user)
-        last_used = api_token.last_used_at
-        if last_used is None or now - last_used >= _LAST_USED_RESOLUTION:
-            api_token.last_used_at = now
+        if last_use_due(holder.token.last_used_at, now):
+            holder.token.last_used_at = now
             uow.commit()
-        return signed_in
+        return signed_in_user(holder.user, holder.memberships)
+
+
+def last_use_due(last_used: datetime | None, now: datetime) -> bool:
+    """Is it time to record a token's use again? At most once per resolution (a minute).
+
+    Recording every use would add a write (and on SQLite the write lock) to every API call;
+    the last use to the minute is what its owner and an admin need to spot a forgotten or
+    leaked token. A clock set back (last use in the future) records the earlier time.
+    """
+    return last_used is None or now < last_used or now - last_used >= LAST_USED_RESOLUTION
