@@ -102,8 +102,7 @@ def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any
         audit_event.id = event_id
         audit_event.chain_seq = last_seq + 1
         audit_event.prev_hash = last_hash
-        _digest_payload(audit_event)
-        audit_event.row_hash = row_hash(hashed_columns(audit_event))
+        audit_event.row_hash = _digest_and_hash(audit_event)
         heads[chain] = (audit_event.chain_seq, audit_event.row_hash)
     connection.exec_driver_sql(
         sql.move_head, [(seq, last, chain) for chain, (seq, last) in heads.items()]
@@ -127,14 +126,16 @@ def install() -> None:
         event.listen(Session, "before_flush", chain_new_events)
 
 
-def _digest_payload(audit_event: AuditEvent) -> None:
-    # Format 2: the hash covers this digest, not the payload, so the payload can be erased.
+def _digest_and_hash(audit_event: AuditEvent) -> str:
+    # Format 2: the hash covers the payload's salted digest, so the payload can be erased.
     audit_event.chain_format = CURRENT_FORMAT
     audit_event.payload_erased_by = None
     audit_event.payload_salt = new_salt()
-    audit_event.payload_digest = payload_digest(
-        hashed_columns(audit_event), audit_event.payload_salt
+    columns = hashed_columns(audit_event)
+    audit_event.payload_digest = columns["payload_digest"] = payload_digest(
+        columns, audit_event.payload_salt
     )
+    return row_hash(columns)
 
 
 def _fill_defaults(audit_event: AuditEvent) -> None:
