@@ -511,3 +511,24 @@ def _chain_format_1_rows(engine: Engine, backend: str, row_hash: Any, genesis: s
             connection.execute(
                 text("SELECT setval(pg_get_serial_sequence('audit_events', 'id'), 3)")
             )
+
+
+def test_a_deletion_waits_while_the_incidents_audit_rows_do_not_verify(
+    bus: MessageBus,
+    people: People,
+    clock: FixedClock,
+    session_factory: sessionmaker[Session],
+    erasure_db: Engine,
+) -> None:
+    incident_id, name, _marker = a_full_incident(bus, people, clock)
+    row = incident_rows(erasure_db, incident_id)[2]
+    with as_attacker(erasure_db) as connection:  # erasing would seal the forgery
+        connection.execute(
+            text("UPDATE audit_events SET reason = 'nothing happened' WHERE id = :i"),
+            {"i": row["id"]},
+        )
+    with pytest.raises(Conflict, match=f"audit row id {row['id']} does not verify"):
+        bus.handle(DeleteIncident(incident_id, people.dsl, "reviewed"))
+    assert "audit_events.new_values" in traces(erasure_db, name)
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert uow.incidents.get(incident_id) is not None
