@@ -85,6 +85,8 @@ def test_a_format_2_hash_covers_the_payload_through_its_salted_digest() -> None:
     [row] = chained([event(1, GONE, 2, name="Alex Example")])
     assert walk([row]).ok
     assert walk([{**row, "new_values": {"name": "Someone Else"}}]).first_break is not None
+    assert walk([{**row, "payload_digest": "0" * 64}]).first_break is not None
+    assert walk([{**row, "payload_salt": new_salt()}]).first_break is not None
     again = {**row, "payload_salt": new_salt()}
     assert payload_digest(again, again["payload_salt"]) != row["payload_digest"]  # salted
     assert row_hash({**row, "new_values": None, "payload_salt": None}) == row["row_hash"]
