@@ -6,8 +6,9 @@
 For SQLite (a temp file, WAL) and then PostgreSQL (a fresh schema in the `test` database on
 127.0.0.1:5432, user postgres), it migrates an empty database, seeds a school, one user per client
 (staff, DSL and headteacher, so one person can walk the whole S1 route) with an API token, and
-pre-creates `--incidents` incidents per client. It then serves the app with gunicorn (2 workers,
-gthread, 4 threads each) on a free loopback port and has `--clients` threads, each with one
+pre-creates `--incidents` incidents per client. It then serves the app with gunicorn configured
+as in production (services/web/gunicorn_conf.py; --workers, --threads, --worker-class and
+--keep-alive override it) on a free loopback port and has `--clients` threads, each with one
 keep-alive connection, complete S1's tasks through POST /api/v1/tasks/{id}/complete (each
 response names the next task) until `--seconds` pass or the incidents run out. After one
 untimed warm-up incident per client, it prints completions/s and p50/p95 latency.
@@ -30,6 +31,7 @@ import contextlib
 import http.client
 import json
 import os
+import runpy
 import secrets
 import socket
 import statistics
@@ -51,7 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BPMN = ROOT / "bpmn"
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DEFAULT_WORKERS, DEFAULT_THREADS = 2, 4
+SERVER_CONFIG = "services.web.gunicorn_conf"
 BASELINE_TEXT_BYTES = 30_000
 TEXT_FILE_ENV = "BENCH_BASELINE_TEXT_FILE"
 
@@ -249,6 +251,16 @@ class Server:
                     total += int(fields[11]) + int(fields[12])  # utime, stime
         return total / os.sysconf("SC_CLK_TCK")
 
+    def worker_cpu_seconds(self) -> list[float]:
+        """CPU time used so far by each worker, largest first (shows how load is spread)."""
+        found: list[float] = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError):
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                if fields[1] == str(self.pid):
+                    found.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+        return sorted(found, reverse=True)
+
     def worker_rss_mb(self) -> float:
         """The largest resident set of its workers, in MB (what one web process holds)."""
         largest = 0
@@ -264,17 +276,16 @@ class Server:
 
 @contextlib.contextmanager
 def gunicorn(
-    app: str, env: dict[str, str], log: Path, ready_path: str, workers: int, threads: int
+    app: str, env: dict[str, str], log: Path, ready_path: str, shape: dict[str, str]
 ) -> Iterator[Server]:
-    """Serve `app` with gunicorn on a free loopback port until the block ends."""
+    """Serve `app` with gunicorn, configured as in production, on a free loopback port."""
     port = free_port()
+    # The production settings (services/web/gunicorn_conf.py), read from the same variables.
+    settings = {f"SAFEGUARD_WEB_{name}": value for name, value in shape.items()}
+    env = {**env, **settings, "SAFEGUARD_WEB_BIND": f"127.0.0.1:{port}"}
     command = [
         str(GUNICORN),
-        f"--workers={workers}",
-        "--worker-class=gthread",
-        f"--threads={threads}",
-        f"--bind=127.0.0.1:{port}",
-        "--keep-alive=10",
+        f"--config=python:{SERVER_CONFIG}",
         "--log-level=warning",
         f"--chdir={ROOT}",
         f"--pythonpath={ROOT / 'bench'}",
@@ -469,8 +480,11 @@ def measure_api(
                 return
             walk_incident(connection, seeded.tokens[number], first, route, deadline, out)
 
+    before = server.worker_cpu_seconds()
     tally = run_clients(len(seeded.tokens), server, seconds, work, warm_up)
     measured = figures("API: POST /api/v1/tasks/{id}/complete", tally)
+    split = [f"{a - b:.2f}" for a, b in zip(server.worker_cpu_seconds(), before, strict=False)]
+    print(f"API series: CPU s per gunicorn worker (incl. warm-up): {split}", file=sys.stderr)
     return replace(measured, rss_mb=server.worker_rss_mb())
 
 
@@ -512,10 +526,10 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
         }
         log = workdir / "gunicorn.log"
         try:
-            shape = (args.workers, args.threads)
-            with gunicorn("api:api_app()", env, log, "/api/v1/openapi.json", *shape) as server:
+            shape = server_shape(args)
+            with gunicorn("api:api_app()", env, log, "/api/v1/openapi.json", shape) as server:
                 api = measure_api(server, seeded, route, args.seconds)
-            with gunicorn("api:baseline_app()", env, log, "/", *shape) as server:
+            with gunicorn("api:baseline_app()", env, log, "/", shape) as server:
                 baseline = measure_baseline(server, args.clients, args.seconds)
         except RuntimeError:
             print(f"gunicorn's log ends:\n{log.read_text()[-3000:]}", file=sys.stderr)
@@ -523,10 +537,37 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
     return [api, baseline]
 
 
+def server_shape(args: argparse.Namespace) -> dict[str, str]:
+    """The gunicorn settings the command line overrides (the rest: the production config)."""
+    given = {
+        "WORKERS": args.workers,
+        "THREADS": args.threads,
+        "WORKER_CLASS": args.worker_class,
+        "KEEPALIVE": args.keep_alive,
+    }
+    return {name: str(value) for name, value in given.items() if value is not None}
+
+
+def describe_server(args: argparse.Namespace) -> str:
+    """The server settings in force, as the production config module resolves them."""
+    overrides = {f"SAFEGUARD_WEB_{name}": value for name, value in server_shape(args).items()}
+    saved = dict(os.environ)
+    os.environ.update(overrides)
+    try:
+        conf = runpy.run_module(SERVER_CONFIG)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return (
+        f"gunicorn {conf['workers']} workers x {conf['threads']} threads "
+        f"({conf['worker_class']}, keep-alive {conf['keepalive']} s; {SERVER_CONFIG})"
+    )
+
+
 def report(results: dict[str, list[Figures]], args: argparse.Namespace, tasks: int) -> None:
     """Print the figures per backend, and the API's cost in multiples of the baseline's."""
     print(
-        f"\ngunicorn {args.workers} workers x {args.threads} threads (gthread); "
+        f"\n{describe_server(args)}; "
         f"{args.clients} keep-alive clients; {args.seconds:g} s per series; "
         f"S1 route, {tasks} tasks an incident; "
         "cpu = gunicorn's CPU ms per request"
@@ -561,8 +602,11 @@ def main() -> None:
         "--incidents", type=int, default=40, help="incidents per client (default 40)"
     )
     parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
-    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn workers")
-    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS, help="threads a worker")
+    production = f"default: as {SERVER_CONFIG}"
+    parser.add_argument("--workers", type=int, help=f"gunicorn workers ({production})")
+    parser.add_argument("--threads", type=int, help=f"threads a worker ({production})")
+    parser.add_argument("--worker-class", choices=("sync", "gthread"), help=production)
+    parser.add_argument("--keep-alive", type=int, help=f"gthread keep-alive s ({production})")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args()
     results: dict[str, list[Figures]] = {}

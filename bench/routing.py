@@ -420,7 +420,9 @@ def run(args: argparse.Namespace) -> None:
                 world = seed(runtime)
                 mailer = process("mailer", env, logs) if smtp is not None else nullcontext()
                 with process("notifier", env, logs), process("relay", env, logs), mailer:
-                    wait_for(lambda: queue_exists(topology.queue("notifier")), 30, "the queue")
+                    wait_for(
+                        lambda: queue_exists(topology.queue("notifier")), args.timeout, "the queue"
+                    )
                     figures = measure(args, runtime, world, topology.events_exchange, emails)
                     if args.json:
                         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
