@@ -18,6 +18,11 @@ from services.db.models import (
 )
 
 MAX_LISTED = 500
+# Schools' scenarios of a process are kept, without a table of their own, as the files of one
+# set-aside row of process_drafts per process (process_id "scenarios:<key>", never a draft:
+# `draft` and `drafts` never return it). Each file is "<school id>/<name>.json"; its saves are
+# the history of who changed them.
+SCENARIO_HOLDER = "scenarios:"
 
 
 class StudioRepository:
@@ -36,7 +41,9 @@ class StudioRepository:
 
     def draft(self, draft_id: int, *, for_update: bool = False) -> ProcessDraft | None:
         """The draft with this id; locked for the rest of the transaction when for_update."""
-        query = select(ProcessDraft).where(ProcessDraft.id == draft_id)
+        query = select(ProcessDraft).where(
+            ProcessDraft.id == draft_id, ProcessDraft.process_id.not_like(f"{SCENARIO_HOLDER}%")
+        )
         if for_update:
             query = query.with_for_update()
         return self._session.scalar(query)
@@ -63,6 +70,25 @@ class StudioRepository:
         """Everyone who saved a revision of the draft (none of them may approve it)."""
         query = select(DraftSave.saved_by).where(DraftSave.draft_id == draft_id).distinct()
         return {user for user in self._session.scalars(query) if user is not None}
+
+    # --- schools' scenarios ---------------------------------------------------------------
+
+    def school_scenario_files(self, process_id: str) -> dict[str, str]:
+        """The schools' scenario files of a process: "<school id>/<name>.json" -> JSON text."""
+        holder = self.scenario_holder(process_id)
+        return dict(holder.files) if holder is not None else {}
+
+    def scenario_holder(self, process_id: str, *, for_update: bool = False) -> ProcessDraft | None:
+        """The row holding the schools' scenarios of a process, if any school added one."""
+        query = (
+            select(ProcessDraft)
+            .where(ProcessDraft.process_id == f"{SCENARIO_HOLDER}{process_id}")
+            .order_by(ProcessDraft.id)
+            .limit(1)
+        )
+        if for_update:
+            query = query.with_for_update()
+        return self._session.scalar(query)
 
     # --- versions -------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,9 +14,12 @@ from services.domain.studio.scenarios import scenarios_for
 from workflow.definition import Definition
 from workflow.draft_check import check_draft
 from workflow.errors import DefinitionInvalid, DiagramProblem
+from workflow.lint_common import DiagramFile
+from workflow.lint_duration_literals import check_duration_literals
 from workflow.model import SourceFile
+from workflow.scenario_check import Scenario
 from workflow.timing import Calendar
-from workflow.xml_safety import as_utf8_text, declare_utf8, parse_xml
+from workflow.xml_safety import as_utf8_text, declare_utf8, is_dmn, parse_xml
 
 MAX_FILES = 10
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}\.(bpmn|dmn)")
@@ -85,23 +88,43 @@ class Checked:
 
 
 def run_checks(
-    files: Mapping[str, str], process_hint: str, local_dir: Path, calendar: Calendar
+    files: Mapping[str, str],
+    process_hint: str,
+    local_dir: Path,
+    calendar: Calendar,
+    school: Sequence[Scenario] = (),
 ) -> Checked:
-    """Lint, the studio's rules and every scenario of the process; timed for the page."""
+    """Lint, the studio's rules and every scenario of the process; timed for the page.
+
+    `school` are the scenarios schools added to `process_hint` in the studio.
+    """
     started = time.perf_counter()
     sources = sources_of(files)
-    check, definition = check_draft(
-        sources, lambda process_id: scenarios_for(process_id, local_dir), TASK_ROLES, calendar
-    )
-    expected = scenarios_for(definition.process_id, local_dir) if definition else []
+
+    def scenarios(process_id: str) -> list[Scenario]:
+        return scenarios_for(process_id, local_dir, school if process_id == process_hint else ())
+
+    check, definition = check_draft(sources, scenarios, TASK_ROLES, calendar)
+    expected = scenarios(definition.process_id) if definition else []
+    durations = _duration_problems(sources) if definition else []
     result = {
-        "problems": [problem_json(p) for p in check.problems],
+        "problems": [problem_json(p) for p in [*check.problems, *durations]],
         "scenarios": [s.as_dict() for s in check.scenarios],
         # A draft whose scenarios did not run (a problem stopped them) has not passed.
-        "passed": check.passed and len(check.scenarios) == len(expected),
+        "passed": check.passed and not durations and len(check.scenarios) == len(expected),
         "seconds": round(time.perf_counter() - started, 3),
     }
     return Checked(result, definition, definition.process_id if definition else process_hint)
+
+
+def _duration_problems(sources: Sequence[SourceFile]) -> list[DiagramProblem]:
+    """Durations past 10 years inside timer and due date expressions over answers."""
+    problems = []
+    for source in sources:
+        tree = parse_xml(source)
+        if not is_dmn(tree):
+            problems += check_duration_literals(DiagramFile(source.name, tree))
+    return problems
 
 
 def problem_json(problem: DiagramProblem) -> dict[str, Any]:

@@ -27,7 +27,8 @@ from services.domain.studio.checks import (
     sources_of,
 )
 from services.domain.studio.errors import ChecksFailed, DraftConflict, NotApproved
-from services.domain.studio.policy import require_author, schools_where
+from services.domain.studio.policy import require_author, require_draft_scope, schools_where
+from services.domain.studio.school_scenarios import school_scenarios
 from workflow.definition import load_definition
 from workflow.process_diff import diff_files
 
@@ -55,7 +56,9 @@ def _note(note: object) -> str:
 
 
 def _check(studio: Studio, files: Mapping[str, str], process_id: str) -> Checked:
-    return run_checks(files, process_id, studio.local_dir, studio.deps.calendar)
+    with studio.deps.uow_factory() as uow:
+        school = school_scenarios(uow, process_id)
+    return run_checks(files, process_id, studio.local_dir, studio.deps.calendar, school)
 
 
 def create_draft(
@@ -125,6 +128,7 @@ def save_draft(
     with studio.deps.uow_factory() as uow:
         require_author(uow, actor_id)
         current = _draft_or_404(StudioRepository(uow.session), draft_id)
+        require_draft_scope(uow, actor_id, current, "change")
         process_id = current.process_id
     accepted = accept_files(files)
     checked = _check(studio, accepted, process_id)
@@ -182,6 +186,7 @@ def approve_draft(
         repo = StudioRepository(uow.session)
         draft = _draft_or_404(repo, draft_id)
         _four_eyes(uow, repo, draft, actor_id)
+        require_draft_scope(uow, actor_id, draft, "approve")
         files, revision, process_id = dict(draft.files), draft.revision, draft.process_id
     checked = _check(studio, files, process_id)
     now = studio.deps.clock.now()
@@ -233,6 +238,7 @@ def publish_draft(
         require_author(uow, actor_id)
         repo = StudioRepository(uow.session)
         draft = _draft_or_404(repo, draft_id, for_update=True)
+        require_draft_scope(uow, actor_id, draft, "publish")
         if draft.state != "approved" or draft.approved_revision != draft.revision:
             raise NotApproved(
                 f"draft {draft_id} is not approved (state: {draft.state}): a second process "
@@ -304,6 +310,7 @@ def discard_draft(studio: Studio, actor_id: int, draft_id: int) -> None:
     with studio.deps.uow_factory() as uow:
         require_author(uow, actor_id)
         draft = _draft_or_404(StudioRepository(uow.session), draft_id, for_update=True)
+        require_draft_scope(uow, actor_id, draft, "discard")
         _editable(draft)
         draft.state = "discarded"
         uow.audit.add("studio.draft_discarded", f"draft:{draft.id}", actor_id=actor_id)

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from sqlalchemy import select
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import Membership
+from services.db.models import Membership, ProcessDraft, School
 from services.domain.errors import AccessDenied
 
 AUTHOR_ROLES = frozenset({"process_admin"})
@@ -57,3 +57,37 @@ def require_author(uow: SqlAlchemyUnitOfWork, user_id: int) -> frozenset[str]:
             "only a process admin may change a process" + (f": {what}" if what else "")
         )
     return roles
+
+
+def draft_schools(uow: SqlAlchemyUnitOfWork, draft: ProcessDraft) -> list[int]:
+    """The schools a draft is for: where its author is a process admin (their school or trust)."""
+    return schools_where(uow, draft.created_by, "process_admin") if draft.created_by else []
+
+
+def in_draft_scope(uow: SqlAlchemyUnitOfWork, user_id: int, draft: ProcessDraft) -> bool:
+    """Whether the user is a process admin of a school the draft is for."""
+    mine = set(schools_where(uow, user_id, "process_admin"))
+    return bool(mine.intersection(draft_schools(uow, draft)))
+
+
+def require_draft_scope(
+    uow: SqlAlchemyUnitOfWork, user_id: int, draft: ProcessDraft, action: str
+) -> None:
+    """AccessDenied unless the user is a process admin of a school the draft is for.
+
+    A process admin of another school (not of the author's school or trust, which would run
+    the version it becomes) may not change, approve, publish or discard it.
+    """
+    if in_draft_scope(uow, user_id, draft):
+        return
+    schools = draft_schools(uow, draft)
+    if not schools:
+        raise AccessDenied(
+            f"you may not {action} draft {draft.id}: its author is no longer a process admin "
+            "of any school; start a new draft from it"
+        )
+    names = sorted(uow.session.scalars(select(School.name).where(School.id.in_(schools)).limit(20)))
+    raise AccessDenied(
+        f"you may not {action} draft {draft.id}: it is for {', '.join(names)} (where its "
+        "author is a process admin), and you are a process admin of none of them"
+    )

@@ -1,8 +1,16 @@
-"""The scenarios a draft runs: the statutory ones shipped with the product, then its own."""
+"""The scenarios a draft runs: the statutory ones shipped with the product, then its own.
+
+The statutory scenarios run against every process, whatever its key: a process key is only
+the diagram's executable process id, each school chooses a version per key, and nothing ties
+a key to one kind of incident, so any process a school could run for these incidents must keep
+the guidance's routes (renaming the process id cannot step round the gate). The process's own
+scenarios (bpmn/scenarios/) and those its schools add in the studio run for their process only.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -13,11 +21,23 @@ STATUTORY_DIR = Path(__file__).resolve().parents[3] / "bpmn" / "statutory"
 DEFAULT_PROCESS = "sharing_nudes_response"
 
 
-def scenarios_for(process_id: str, local_dir: Path) -> list[Scenario]:
-    """Statutory scenarios of the process, then its own scenarios in `local_dir`/scenarios."""
-    statutory = [s for s in _load(STATUTORY_DIR, True) if _process_of(s) == process_id]
+def scenarios_for(
+    process_id: str, local_dir: Path, school: Sequence[Scenario] = ()
+) -> list[Scenario]:
+    """Every statutory scenario, the process's own in `local_dir`/scenarios, then `school`'s."""
     local = [s for s in _load(local_dir / "scenarios", False) if _process_of(s) == process_id]
-    return statutory + local
+    return [*statutory_scenarios(), *local, *school]
+
+
+def statutory_scenarios() -> tuple[Scenario, ...]:
+    """The guidance's mandatory routes, which no school can edit or remove."""
+    return _load(STATUTORY_DIR, True)
+
+
+def reserved_names(local_dir: Path) -> frozenset[str]:
+    """Names a school's scenario may not take: the statutory ones and the process's own."""
+    shipped = [*statutory_scenarios(), *_load(local_dir / "scenarios", False)]
+    return frozenset(s.name for s in shipped)
 
 
 def _process_of(scenario: Scenario) -> str:

@@ -11,7 +11,12 @@ from services.db.repositories.studio import StudioRepository
 from services.domain.errors import AccessDenied, NotFound
 from services.domain.studio.checks import sources_of
 from services.domain.studio.drafts import Studio
-from services.domain.studio.policy import require_reader, roles_anywhere, schools_where
+from services.domain.studio.policy import (
+    in_draft_scope,
+    require_reader,
+    roles_anywhere,
+    schools_where,
+)
 from workflow.model import SourceFile
 from workflow.process_diff import changed_ids, diff_files
 
@@ -139,6 +144,8 @@ def draft_view(studio: Studio, actor_id: int, draft_id: int) -> dict[str, Any]:
         changes = diff_files(sources_of(base_files), sources_of(draft.files))
         checks = draft.checks or {}
         authors = repo.authors(draft.id) | ({draft.created_by} if draft.created_by else set())
+        # A process admin of a school the draft is for (the author's school or trust).
+        ours = "process_admin" in roles and in_draft_scope(uow, actor_id, draft)
         return {
             **_draft_summary(draft, names),
             "process_key": draft.process_id,
@@ -150,11 +157,9 @@ def draft_view(studio: Studio, actor_id: int, draft_id: int) -> dict[str, Any]:
             "check_seconds": checks.get("seconds"),
             "approved_by": names.get(draft.approved_by or 0),
             "approved_revision": draft.approved_revision,
-            "may_edit": "process_admin" in roles and draft.state in ("draft", "approved"),
-            "may_approve": "process_admin" in roles
-            and actor_id not in authors
-            and draft.state == "draft",
-            "may_publish": "process_admin" in roles and draft.state == "approved",
+            "may_edit": ours and draft.state in ("draft", "approved"),
+            "may_approve": ours and actor_id not in authors and draft.state == "draft",
+            "may_publish": ours and draft.state == "approved",
             "saves": [
                 {
                     "revision": s.revision,

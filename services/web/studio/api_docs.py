@@ -84,6 +84,50 @@ SCHEMAS = {
         "properties": {"process_key": {"type": "string"}, "version": {"type": "integer"}},
         "required": ["process_key", "version"],
     },
+    "StudioScenarios": {
+        "type": "object",
+        "properties": {
+            "process_key": {"type": "string"},
+            "statutory": {"type": "array", "items": {"type": "object"}},
+            "process": {"type": "array", "items": {"type": "object"}},
+            "school": {"type": "array", "items": {"$ref": "#/components/schemas/StudioScenario"}},
+        },
+        "description": "The statutory scenarios (never editable), the process's own "
+        "(bpmn/scenarios/) and those schools added; every draft of the process runs them all.",
+    },
+    "StudioScenario": {
+        "type": "object",
+        "properties": {
+            "school_id": {"type": "integer"},
+            "school": {"type": "string"},
+            "name": {"type": "string"},
+            "runs_as": {"type": "string", "description": "Its name in a draft's scenarios."},
+            "title": {"type": "string"},
+            "expected": {"type": "string"},
+            "content": {"type": "string", "description": "The scenario file's JSON text."},
+            "statutory": {"type": "boolean", "enum": [False]},
+            "may_change": {"type": "boolean"},
+        },
+    },
+    "StudioScenarioRequest": {
+        "type": "object",
+        "properties": {
+            "content": {
+                "type": "string",
+                "description": "The scenario file's JSON text, in the format of "
+                "bpmn/scenarios/*.json (at most 64 KiB).",
+            }
+        },
+        "required": ["content"],
+    },
+    "StudioScenarioRemoved": {
+        "type": "object",
+        "properties": {
+            "school_id": {"type": "integer"},
+            "process_key": {"type": "string"},
+            "removed": {"type": "string"},
+        },
+    },
     "StudioVersionChoice": {
         "type": "object",
         "properties": {
@@ -131,7 +175,9 @@ OPERATIONS = {
     ),
     "api.approve_draft": Operation(
         summary="Approve a draft",
-        description="A second process admin approves (403 for anyone who changed it); the "
+        description="A second process admin of a school the draft is for (where its author "
+        "is a process admin) approves (403 for anyone who changed it, or an admin of another "
+        "school only); the "
         "checks run again (409, code checks_failed, naming the failing scenario).",
         success=200,
         response="StudioDraft",
@@ -141,7 +187,8 @@ OPERATIONS = {
     ),
     "api.publish_draft": Operation(
         summary="Publish a draft",
-        description="Publish an approved, unchanged draft as the next version (409 unless "
+        description="A process admin of a school the draft is for (403 otherwise) publishes an "
+        "approved, unchanged draft as the next version (409 unless "
         "approved); the publisher's schools run it.",
         success=200,
         response="StudioPublished",
@@ -157,6 +204,33 @@ OPERATIONS = {
         response="StudioVersionChoice",
         request="StudioVersionChoiceRequest",
         errors=(401, 403, 404, *_BODY),
+    ),
+    "api.list_scenarios": Operation(
+        summary="List a process's scenarios",
+        description="The scenarios every draft of the process runs: statutory (never "
+        "editable), the process's own, and those schools added (process admins and auditors).",
+        success=200,
+        response="StudioScenarios",
+        errors=(401, 403),
+    ),
+    "api.put_scenario": Operation(
+        summary="Add or replace a school's scenario",
+        description="A process admin of the school adds (201) or replaces (200) one of its "
+        "scenarios; it runs against every draft of the process (statutory: false, so a "
+        "failure warns). A bad file is a 422 (code scenario_invalid) naming line and place; "
+        "a statutory scenario's name is a 403. Audited.",
+        success=200,
+        response="StudioScenario",
+        request="StudioScenarioRequest",
+        errors=(401, 403, 404, *_BODY),
+    ),
+    "api.remove_scenario": Operation(
+        summary="Remove a school's scenario",
+        description="A process admin of the school removes one of its scenarios (audited); "
+        "statutory scenarios and the process's own cannot be removed (403).",
+        success=200,
+        response="StudioScenarioRemoved",
+        errors=(401, 403, 404),
     ),
 }
 

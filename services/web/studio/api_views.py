@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, jsonify, request, url_for
 
-from services.domain.studio import drafts, versions
+from services.domain.studio import drafts, school_scenarios, versions
 from services.domain.studio.errors import ChecksFailed, DraftConflict
 from services.web.api.blueprint import bp
 from services.web.api.context import api_user
@@ -32,6 +32,7 @@ SAVE_BODY = {
 }
 APPROVE_BODY = {"revision": Key("integer", low=1)}
 PUBLISH_BODY = {"note": Key("string")}
+SCENARIO_BODY = {"content": Key("string", required=True)}
 CHOICE_BODY = {
     "process_key": Key("string", required=True),
     "version": Key("integer", required=True, low=1),
@@ -75,6 +76,15 @@ def conflict(error: DraftConflict) -> Response:
         str(error),
         extra={"yours": {"revision": error.yours_revision}, "theirs": error.theirs},
     )
+
+
+def scenario_invalid(error: DefinitionInvalid) -> Response:
+    """A 422 naming each problem of a scenario file by file, line and place in the file."""
+    problems = [
+        {"file": p.file, "line": p.line, "element_id": p.element_id, "message": p.message}
+        for p in error.problems
+    ]
+    return error_response(422, "scenario_invalid", str(error), extra={"problems": problems})
 
 
 def checks_failed(error: ChecksFailed) -> Response:
@@ -157,3 +167,31 @@ def choose_version(school_id: int) -> Response:
     return jsonify(
         {"school_id": school_id, "process_key": body["process_key"], "version": body["version"]}
     )
+
+
+@bp.get("/processes/<key:process_key>/scenarios")
+def list_scenarios(process_key: str) -> Response:
+    """The scenarios every draft of the process runs: statutory, the process's own, schools'."""
+    return jsonify(school_scenarios.list_scenarios(studio(), api_user().id, process_key))
+
+
+@bp.put("/schools/<int:school_id>/processes/<key:process_key>/scenarios/<name>")
+def put_scenario(school_id: int, process_key: str, name: str) -> tuple[Response, int]:
+    """Add (201) or replace (200) one of the school's scenarios; a bad file is a located 422."""
+    body = json_body(request, SCENARIO_BODY)
+    try:
+        created = school_scenarios.put_scenario(
+            studio(), api_user().id, school_id, process_key, name, body["content"]
+        )
+    except DefinitionInvalid as error:
+        return scenario_invalid(error), 422
+    listing = school_scenarios.list_scenarios(studio(), api_user().id, process_key)
+    shown = next(s for s in listing["school"] if (s["school_id"], s["name"]) == (school_id, name))
+    return jsonify(shown), 201 if created else 200
+
+
+@bp.delete("/schools/<int:school_id>/processes/<key:process_key>/scenarios/<name>")
+def remove_scenario(school_id: int, process_key: str, name: str) -> Response:
+    """Remove one of the school's scenarios (statutory ones never)."""
+    school_scenarios.remove_scenario(studio(), api_user().id, school_id, process_key, name)
+    return jsonify({"school_id": school_id, "process_key": process_key, "removed": name})

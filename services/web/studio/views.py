@@ -17,7 +17,7 @@ from flask import (
 from werkzeug.wrappers import Response as BaseResponse
 
 from services.domain.errors import DomainError, http_status_of
-from services.domain.studio import drafts, versions
+from services.domain.studio import drafts, school_scenarios, versions
 from services.domain.studio.errors import ChecksFailed, DraftConflict
 from services.web.auth.identity import SignedInUser, current_user, login_required
 from services.web.studio.context import studio
@@ -26,6 +26,7 @@ from workflow.errors import DefinitionInvalid, DiagramProblem
 bp = Blueprint("studio", __name__, url_prefix="/studio")
 
 MAX_UPLOAD_BYTES = 8 * 1024 * 1024
+MAX_SCENARIO_UPLOAD = 64 * 1024 + 1  # one more than a scenario may have, so the refusal says so
 STUDIO_ROLES = frozenset({"process_admin", "auditor"})
 
 
@@ -239,6 +240,53 @@ def choose_version(school_id: int) -> BaseResponse:
         abort(400)
     versions.choose_version(studio(), _user().id, school_id, key, number)
     return redirect(url_for(".index"))
+
+
+@bp.get("/processes/<key:process_key>/scenarios")
+@login_required
+def scenarios(process_key: str) -> str:
+    """The scenarios every draft of the process runs; a school's admins add and remove theirs."""
+    user = _user()
+    listing = school_scenarios.list_scenarios(studio(), user.id, process_key)
+    schools = [
+        s
+        for p in versions.list_processes(studio(), user.id)
+        if p["process_key"] == process_key
+        for s in p["schools"]
+        if s["may_choose"]
+    ]
+    return render_template("studio/scenarios.html", listing=listing, schools=schools)
+
+
+@bp.post("/schools/<int:school_id>/processes/<key:process_key>/scenarios")
+@login_required
+def add_scenario(school_id: int, process_key: str) -> BaseResponse:
+    """Add or replace one of the school's scenarios from an uploaded .json file."""
+    upload = request.files.get("file")
+    name = (request.form.get("name") or "").strip()
+    if upload is None or not upload.filename:
+        problem = DiagramProblem("", None, "", "choose a scenario file (.json) to upload")
+        return _refused([problem], process_key)
+    name = name or (upload.filename or "").rsplit(".", 1)[0]
+    raw = upload.read(MAX_SCENARIO_UPLOAD)
+    try:
+        text: object = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        problem = DiagramProblem(f"{name}.json", None, "", f"not UTF-8 text: {error.reason}")
+        return _refused([problem], process_key)
+    try:
+        school_scenarios.put_scenario(studio(), _user().id, school_id, process_key, name, text)
+    except DefinitionInvalid as error:
+        return _refused(error.problems, process_key)
+    return redirect(url_for(".scenarios", process_key=process_key))
+
+
+@bp.post("/schools/<int:school_id>/processes/<key:process_key>/scenarios/<name>/remove")
+@login_required
+def remove_scenario(school_id: int, process_key: str, name: str) -> BaseResponse:
+    """Remove one of the school's scenarios."""
+    school_scenarios.remove_scenario(studio(), _user().id, school_id, process_key, name)
+    return redirect(url_for(".scenarios", process_key=process_key))
 
 
 def _download(files: dict[str, str], name: str) -> Response:
