@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from services.bootstrap import Runtime, bootstrap, ensure_instance_dir, start_embedded_services
 from services.cli.bundles import BundleUnreadable, read_source
+from services.cli.init_models import HeldBack, first_install, held_back
 from services.cli.process import fail, load_settings, require_current_database
 from services.config import PREFIX, Settings
 from services.db import upgrade_database
@@ -190,21 +191,43 @@ def totp_code(email: str) -> None:
 
 
 def deploy_process_models(runtime: Runtime, bpmn_dir: Path) -> list[Deployed]:
-    """Deploy each .bpmn (with the .dmn files beside it); exit 1 listing problems if any fails.
+    """Deploy each .bpmn (with the .dmn files beside it) on first install; exit 1 on problems.
 
     Every bundle is checked before any is deployed. Files are named by their name alone, so a
     version's digest does not depend on where the folder is: unchanged files deploy as a no-op.
+    After the first install, changed models are not deployed (the versions stay as they are):
+    a change needs `safeguard process deploy`, with its checks and a second admin's approval.
     """
     if not bpmn_dir.is_dir():
         fail(f"{bpmn_dir}: not a folder ({PREFIX}BPMN_DIR names where the process models are)")
     bundles = _read_bundles(bpmn_dir)
-    results = [runtime.bus.handle(DeployDefinitions(files, actor_id=None)) for files in bundles]
+    first = first_install(runtime)
+    results = []
+    for files in bundles:
+        held = None if first else held_back(runtime, files)
+        if held is not None:
+            _say_held_back(held, bpmn_dir)
+            continue
+        results.append(runtime.bus.handle(DeployDefinitions(files, actor_id=None)))
     for result in results:
         what = "Deployed" if result.created else "Unchanged"
         click.echo(f"{what}: {result.process_id} version {result.version}")
-    if not results:
+    if not bundles:
         click.echo(f"No .bpmn files in {bpmn_dir}: nothing deployed.")
     return results
+
+
+def _say_held_back(held: HeldBack, bpmn_dir: Path) -> None:
+    paths = " ".join(str(bpmn_dir / name) for name in held.files)
+    current = f"version {held.latest}" if held.latest else "no version yet"
+    click.echo(
+        f"Not deployed: {paths} differ from every deployed version of {held.process_id} "
+        f"({current}); the versions schools run are untouched. `safeguard init` deploys "
+        "bpmn/ on first install only: to deploy a change, with the studio's checks and a "
+        f"second process admin's approval, run\n  safeguard process deploy {paths} "
+        "--note 'what changed and why' --actor EMAIL --approver OTHER_EMAIL",
+        err=True,
+    )
 
 
 def _read_bundles(bpmn_dir: Path) -> list[list[SourceFile]]:

@@ -13,9 +13,11 @@ import click
 
 from services.bootstrap import bootstrap
 from services.cli.process import fail, load_settings, require_current_database
+from services.db import SqlAlchemyUnitOfWork
 from services.domain.errors import DomainError
 from services.domain.studio.drafts import Studio, approve_draft, create_draft, publish_draft
 from services.domain.studio.errors import ChecksFailed
+from services.domain.studio.policy import schools_where
 from services.domain.studio.versions import draft_view
 from workflow.errors import DefinitionInvalid
 
@@ -58,8 +60,11 @@ def deploy(
         with runtime.unit_of_work() as uow:
             author = uow.users.get_by_email(actor)
             second = uow.users.get_by_email(approver)
-        if author is None or second is None:
-            fail(f"no user has the email {actor if author is None else approver!r}")
+            if author is None or second is None:
+                fail(
+                    f"Not deployed: no user has the email {actor if author is None else approver!r}"
+                )
+            _require_two_admins(uow, author.id, second.id, actor, approver)
         key = process_key or _process_key(contents)
         draft_id = create_draft(studio, author.id, key, contents, note)
         view = draft_view(studio, author.id, draft_id)
@@ -77,6 +82,29 @@ def deploy(
         fail(f"Not published: {error}")
     finally:
         runtime.close()
+
+
+def _require_two_admins(
+    uow: SqlAlchemyUnitOfWork, author_id: int, approver_id: int, actor: str, approver: str
+) -> None:
+    """Exit (nothing made) unless two different process admins of one school are named."""
+    if author_id == approver_id:
+        fail(
+            f"Not deployed: --actor and --approver are both {actor}: another process admin "
+            "must approve the change (four eyes), so the author cannot approve it"
+        )
+    ours = schools_where(uow, author_id, "process_admin")
+    if not ours:
+        fail(f"Not deployed: {actor} (--actor) is not a process admin of any school")
+    theirs = schools_where(uow, approver_id, "process_admin")
+    if not theirs:
+        fail(f"Not deployed: {approver} (--approver) is not a process admin of any school")
+    if not set(ours) & set(theirs):
+        fail(
+            f"Not deployed: {approver} (--approver) is not a process admin of a school where "
+            f"{actor} is one (schools {', '.join(map(str, ours))}): the approver must be a "
+            "process admin of a school that would run the change"
+        )
 
 
 def _process_key(contents: dict[str, object]) -> str:
