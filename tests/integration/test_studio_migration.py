@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from lxml import html
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from services.bootstrap import Runtime
@@ -438,3 +440,22 @@ def test_all_that_can_move_do_and_those_that_cannot_are_listed_with_their_reason
     assert _version_number(web_runtime, early) == 3
     assert _answers(web_runtime, early) == answers
     assert _snapshot(web_runtime, waiting) == stuck
+
+
+def test_the_page_moves_all_it_showed_could_move(
+    client: FlaskClient, world: World, web_runtime: Runtime, make_user: Any
+) -> None:
+    first, second = _on_v1(web_runtime, world), _on_v1(web_runtime, world)
+    admin = make_user("process_admin", school_id=world.school_id)
+    login(client, admin.email)
+    path = f"/studio/processes/{world.key}/versions/1/migration"
+    page = html.fromstring(client.get(f"{path}?to=2").get_data(as_text=True))
+    [form] = page.xpath("//form[.//button[@id='migrate-all']]")
+    fields = [(i.get("name"), i.get("value")) for i in form.xpath(".//input")]
+    assert sorted(v for n, v in fields if n == "incident_id") == sorted([first, second])
+    later = _on_v1(web_runtime, world)  # not on the page the admin read: it stays
+
+    moved = client.post(path, data=MultiDict(fields))
+    assert moved.status_code == 200
+    assert "2 moved" in moved.get_data(as_text=True)
+    assert [_version_number(web_runtime, i) for i in (first, second, later)] == [2, 2, 1]

@@ -42,6 +42,14 @@ AUTHOR_ROLE = "process_admin"
 MAX_ANSWER_ROWS = 5_000  # answer rows read per incident (a completion or correction each)
 
 
+class MigrationRefused(Exception):
+    """One incident was not moved; the message says why (nothing of it was written)."""
+
+    def __init__(self, reference: str, message: str) -> None:
+        self.reference = reference
+        super().__init__(message)
+
+
 def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int) -> dict[str, Any]:
     """What moving each open incident of version `number` to version `to` would do."""
     with studio.deps.uow_factory() as uow:
@@ -96,7 +104,17 @@ def migrate(
         source, target = _versions(uow, process_id, number, to)
         admin_of = set(schools_where(uow, actor_id, AUTHOR_ROLE))
         if incident_ids is None:
-            chosen = [i.id for i in _open_incidents(uow, source.id) if i.school_id in admin_of]
+            query = (
+                select(Incident.id)
+                .where(
+                    Incident.definition_version_id == source.id,
+                    Incident.status == "open",
+                    Incident.school_id.in_(sorted(admin_of)),
+                )
+                .order_by(Incident.created_at, Incident.id)
+                .limit(MAX_INCIDENTS)
+            )
+            chosen = list(uow.session.scalars(query))
         else:
             chosen = _checked_ids(uow, incident_ids, admin_of)
     migrated: list[dict[str, Any]] = []
@@ -117,14 +135,6 @@ def migrate(
         "migrated": migrated,
         "refused": refused,
     }
-
-
-class MigrationRefused(Exception):
-    """One incident was not moved; the message says why (nothing of it was written)."""
-
-    def __init__(self, reference: str, message: str) -> None:
-        self.reference = reference
-        super().__init__(message)
 
 
 def _migrate_one(

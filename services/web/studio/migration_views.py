@@ -64,7 +64,7 @@ def migration_page(process_key: str, number: int) -> str:
 @bp.post("/processes/<key:process_key>/versions/<int:number>/migration")
 @login_required
 def migrate_page(process_key: str, number: int) -> tuple[str, int]:
-    """Move one incident, or every one that can, to the version chosen on the page."""
+    """Move one incident, or every one the page showed could move, to the version chosen."""
     user = current_user()
     if user is None:
         abort(401)
@@ -75,7 +75,7 @@ def migrate_page(process_key: str, number: int) -> tuple[str, int]:
     for name, value in request.form.items():
         if name.startswith("version-") and value.isdigit():
             expected[name.removeprefix("version-")] = int(value)
-    ids = None if request.form.get("all") == "yes" else request.form.getlist("incident_id")
+    ids = request.form.getlist("incident_id")  # the page names those it previewed
     result = migration.migrate(studio(), user.id, process_key, number, to, ids, expected)
     status = 409 if result["refused"] and not result["migrated"] else 200
     page = render_template(
