@@ -8,7 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask.testing import FlaskClient
@@ -450,8 +450,8 @@ def test_the_page_moves_all_it_showed_could_move(
     login(client, admin.email)
     path = f"/studio/processes/{world.key}/versions/1/migration"
     page = html.fromstring(client.get(f"{path}?to=2").get_data(as_text=True))
-    [form] = page.xpath("//form[.//button[@id='migrate-all']]")
-    fields = [(i.get("name"), i.get("value")) for i in form.xpath(".//input")]
+    [form] = cast(list[Any], page.xpath("//form[.//button[@id='migrate-all']]"))
+    fields = [(str(i.get("name")), str(i.get("value"))) for i in form.xpath(".//input")]
     assert sorted(v for n, v in fields if n == "incident_id") == sorted([first, second])
     later = _on_v1(web_runtime, world)  # not on the page the admin read: it stays
 
