@@ -171,7 +171,8 @@ def test_a_refused_token_records_no_use(
         (None, 0, True),
         (0, 59, False),
         (0, 60, True),
-        (60, 0, True),  # the clock went back: record the earlier time
+        (30, 0, False),  # another worker wrote a moment later: no second write
+        (60, 0, True),  # the clock went back a minute: record the earlier time
     ],
 )
 def test_last_use_is_due_once_per_resolution(last_used: int | None, now: int, due: bool) -> None:

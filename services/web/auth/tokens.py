@@ -154,6 +154,9 @@ def last_use_due(last_used: datetime | None, now: datetime) -> bool:
 
     Recording every use would add a write (and on SQLite the write lock) to every API call;
     the last use to the minute is what its owner and an admin need to spot a forgotten or
-    leaked token. A clock set back (last use in the future) records the earlier time.
+    leaked token. A clock set back by more than that (the last use over a minute ahead) records
+    the earlier time; a few moments' disorder between workers does not add a write.
     """
-    return last_used is None or now < last_used or now - last_used >= LAST_USED_RESOLUTION
+    if last_used is None:
+        return True
+    return abs(now - last_used) >= LAST_USED_RESOLUTION
