@@ -1,13 +1,17 @@
 """The engine's public API: start instances, complete tasks, fire timers, read history.
 
 Every call deserializes a fresh workflow from `definition.spec` + `state`, so nothing Spiff
-holds is shared between calls or threads. Times are aware UTC datetimes passed in: the core
-never reads the clock. A call that raises has changed nothing and produced no new state.
+holds is shared between calls or threads. Each command's status also carries the state pruned
+of finished work (`pruned_state`) and the completed steps that pruning released: store both
+together (`state_to_store`, `released_steps`) and the state stays small however long an
+instance runs; read history back with `completed_steps(definition, state, stored)`. Times
+are aware UTC datetimes passed in: the core never reads the clock. A call that raises has
+changed nothing and produced no new state.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +35,7 @@ __all__ = [
     "message",
     "messages",
     "start_instance",
+    "taken_flows",
 ]
 
 
@@ -134,9 +139,21 @@ def fire_due_timers(
     return spiff_engine.fire(definition, state, require_aware(now), calendar)
 
 
-def completed_steps(definition: Definition, state: str) -> list[CompletedStep]:
-    """Completed user and business rule tasks with their answers/outputs, in completion order."""
-    return spiff_engine.history(definition, state)
+def completed_steps(
+    definition: Definition, state: str, stored: Sequence[CompletedStep] = ()
+) -> list[CompletedStep]:
+    """Completed user and business rule tasks with their answers/outputs, in completion order.
+
+    `stored` are the steps kept outside the state (the `released_steps` of earlier commands,
+    whose states were pruned): they are merged in, each step once, with its form.
+    """
+    held = spiff_engine.history(definition, state)
+    if not stored:
+        return held
+    known = {step.id for step in held}
+    merged = [*spiff_engine.with_forms(definition, [s for s in stored if s.id not in known]), *held]
+    merged.sort(key=lambda step: step.sequence or 0)
+    return merged
 
 
 def taken_flows(definition: Definition, state: str) -> list[tuple[str, str]]:

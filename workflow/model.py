@@ -86,6 +86,7 @@ class CompletedStep:
     completed_at: datetime | None = None  # the `now` of the command that completed it (UTC)
     actor: str | None = None  # who completed a user task, as the caller named them
     form: FormSpec | None = None  # the form a user task's answers came from (labels, options)
+    sequence: int | None = None  # its place in the instance's completion order (1, 2, ...)
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,16 @@ class InstanceStatus:
     external: tuple[ExternalTaskView, ...] = ()  # service tasks waiting for a worker
     cancelled_now: tuple[CancelledTask, ...] = ()  # tasks this command stopped, in order
     message_task_id: str | None = None  # a delivered message's start event (its history entry)
+    # The state without the finished work it no longer needs (None: nothing could go). Store
+    # it only together with `released_steps`, the completed steps it no longer holds; `state`
+    # keeps everything, for callers that keep no history of their own.
+    pruned_state: str | None = None
+    released_steps: tuple[CompletedStep, ...] = ()  # completed steps pruned_state dropped
+
+    @property
+    def state_to_store(self) -> str:
+        """The smallest state that, with `released_steps` stored, loses nothing."""
+        return self.pruned_state if self.pruned_state is not None else self.state
 
 
 @dataclass(frozen=True)

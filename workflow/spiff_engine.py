@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,6 +36,7 @@ from workflow.model import (
     CancelledTask,
     CompletedStep,
     ExternalTaskView,
+    FormSpec,
     InstanceStatus,
     MessageView,
     PendingTimer,
@@ -51,6 +52,8 @@ from workflow.spiff_messages import (
     start_form,
 )
 from workflow.spiff_parser import ASSIGNEE, CANDIDATE_GROUPS, DUE_DATE, LANE, TOPIC
+from workflow.spiff_prune import dump_pruned
+from workflow.spiff_prune import taken_flows as taken_flows_of
 from workflow.spiff_runtime import (
     MESSAGE_VALUES,
     SERIALIZER_VERSION,
@@ -61,11 +64,10 @@ from workflow.spiff_runtime import (
     SandboxScriptEngine,
     check_version,
     drop_predictions,
-    dump_state,
     iso_data,
     migrate,
-    new_serializer,
     restore,
+    thread_serializer,
 )
 from workflow.spiff_spec_cache import cached_specs
 from workflow.timing import CALENDAR_PROPERTY, Calendar, as_utc
@@ -99,7 +101,7 @@ def start(
 ) -> InstanceStatus:
     """Create an instance, put `data` on its start, run it to its first wait."""
     with _translated():
-        serializer = new_serializer()
+        serializer = thread_serializer()
         document = _current_spec(definition)
         spec = serializer.from_dict(document["spec"])
         subprocess_specs = {
@@ -110,7 +112,7 @@ def start(
         workflow.task_tree.data.update(data)
         command = Command(workflow, engine)
         _run_engine(command)
-        return _status_of(command, dump_state(serializer, workflow))
+        return _result(command)
 
 
 def status(definition: Definition, state: str, now: datetime) -> InstanceStatus:
@@ -143,7 +145,7 @@ def complete(
         _stamp(command, task, actor)
         task.run()
         _run_engine(command)
-        return _status_of(command, dump_state(new_serializer(), command.workflow))
+        return _result(command)
 
 
 def complete_external(
@@ -164,7 +166,7 @@ def complete_external(
         command.completed_now.append(task.task_spec.bpmn_id)
         task.run()
         _run_engine(command)
-        return _status_of(command, dump_state(new_serializer(), command.workflow))
+        return _result(command)
 
 
 def messages(definition: Definition) -> tuple[MessageView, ...]:
@@ -219,7 +221,7 @@ def deliver(
                     child.cancel()
         _run_engine(command)
         cancelled = tuple(_cancelled(workflow, before))
-        status = _status_of(command, dump_state(new_serializer(), workflow))
+        status = _result(command)
         first = str(stamped[0].id) if stamped else None
         return replace(status, cancelled_now=cancelled, message_task_id=first)
 
@@ -252,7 +254,7 @@ def _specs_of(definition: Definition) -> tuple[Any, dict[str, Any]]:
     cached = cached_specs(definition)
     if cached is not None:
         return cached
-    serializer = new_serializer()
+    serializer = thread_serializer()
     document = _current_spec(definition)
     spec = serializer.from_dict(document["spec"])
     subs = {k: serializer.from_dict(v) for k, v in document["subprocess_specs"].items()}
@@ -266,36 +268,52 @@ def fire(
     command = _load(definition, state, now, calendar)
     with _translated():
         _run_engine(command)
-        return _status_of(command, dump_state(new_serializer(), command.workflow))
+        return _result(command)
 
 
 def history(definition: Definition, state: str) -> list[CompletedStep]:
     """User and business rule tasks completed so far, in the order they completed."""
     command = _load(definition, state, EPOCH, None)
     with _translated():
-        stamped = [
-            t
-            for t in command.workflow.get_tasks(state=TaskState.COMPLETED)
-            if SEQUENCE in t.internal_data
-        ]
-        stamped.sort(key=lambda t: t.internal_data[SEQUENCE])
-        return [_completed_step(t) for t in stamped]
+        return [_completed_step(t) for t in _stamped(command.workflow)]
+
+
+def with_forms(definition: Definition, steps: Sequence[CompletedStep]) -> list[CompletedStep]:
+    """Stored steps with the form each one's answers came from, read from the definition."""
+    with _translated():
+        spec, subprocess_specs = _specs_of(definition)
+        specs = [spec, *subprocess_specs.values()]
+        found: dict[str, FormSpec | None] = {}
+        for step in steps:
+            if step.bpmn_id not in found:
+                found[step.bpmn_id] = _form_of(specs, step.bpmn_id)
+        return [replace(step, form=found[step.bpmn_id]) for step in steps]
+
+
+def _form_of(specs: list[Any], bpmn_id: str) -> FormSpec | None:
+    for spec in specs:
+        task_spec = spec.task_specs.get(bpmn_id)
+        if isinstance(task_spec, UserTask):
+            return form_spec(task_spec)
+        if task_spec is not None and is_message_start(task_spec):
+            return start_form(task_spec)
+    return None
+
+
+def _stamped(workflow: Any) -> list[Any]:
+    # Our numbered completions (people's answers and decisions), in completion order.
+    stamped = [
+        t for t in workflow.get_tasks(state=TaskState.COMPLETED) if SEQUENCE in t.internal_data
+    ]
+    stamped.sort(key=lambda t: t.internal_data[SEQUENCE])
+    return stamped
 
 
 def taken_flows(definition: Definition, state: str) -> list[tuple[str, str]]:
     """(source, target) element ids of every connection the instance has travelled so far."""
     command = _load(definition, state, EPOCH, None)
     with _translated():
-        flows: set[tuple[str, str]] = set()
-        for task in command.workflow.get_tasks(state=TaskState.COMPLETED):
-            target = task.task_spec.bpmn_id
-            source = task.parent
-            # Spiff inserts its own tasks (boundary-event splits, the root) that have no BPMN id.
-            while source is not None and source.task_spec.bpmn_id is None:
-                source = source.parent
-            if target is not None and source is not None:
-                flows.add((source.task_spec.bpmn_id, target))
-        return sorted(flows)
+        return sorted(taken_flows_of(command.workflow))
 
 
 def _load(definition: Definition, state: str, now: datetime, calendar: Calendar | None) -> Command:
@@ -314,17 +332,17 @@ def _load(definition: Definition, state: str, now: datetime, calendar: Calendar 
             if specs is not None:
                 # Spiff's converter restores a spec that is already an object as it is.
                 document["spec"], document["subprocess_specs"] = specs
-                return Command(restore(new_serializer(), document, engine), engine)
+                return Command(restore(thread_serializer(), document, engine), engine)
             document.update(_spec_parts(definition, version))
             migrate(document, version)
-            return Command(restore(new_serializer(), document, engine), engine)
+            return Command(restore(thread_serializer(), document, engine), engine)
         # A full serialization (an older release's, say): migrate it with its own spec, then
         # run it on the definition's, which carries our lanes, forms and timers.
         migrate(document, version)
         document.update(_spec_parts(definition, SERIALIZER_VERSION))
         drop_predictions(document)
         _check_task_specs(document)
-        workflow = restore(new_serializer(), document, engine)
+        workflow = restore(thread_serializer(), document, engine)
         workflow._predict()  # predict again, from the definition's spec
         return Command(workflow, engine)
 
@@ -373,6 +391,30 @@ def _run_engine(command: Command) -> None:
         workflow.do_engine_steps(will_complete, did_complete)
         if not workflow.get_tasks(state=TaskState.READY, manual=False):
             return
+
+
+def _result(command: Command) -> InstanceStatus:
+    """The command's status with its state, and the state pruned of finished work."""
+    workflow = command.workflow
+    status = _status_of(command, "")
+    stamped = _stamped(workflow)
+    full, pruned = dump_pruned(thread_serializer(), workflow)
+    if pruned is full:
+        return replace(status, state=full)
+    remaining = _task_ids(workflow)
+    return replace(
+        status,
+        state=full,
+        pruned_state=pruned,
+        released_steps=tuple(_completed_step(t) for t in stamped if t.id not in remaining),
+    )
+
+
+def _task_ids(workflow: Any) -> set[UUID]:
+    ids = set(workflow.tasks)
+    for subprocess in workflow.subprocesses.values():
+        ids.update(subprocess.tasks)
+    return ids
 
 
 def _status_of(command: Command, state: str) -> InstanceStatus:
@@ -485,6 +527,7 @@ def _completed_step(task: Any) -> CompletedStep:
         else None,
         actor=task.internal_data.get(ACTOR),
         form=form,
+        sequence=task.internal_data.get(SEQUENCE),
     )
 
 

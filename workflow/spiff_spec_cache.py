@@ -14,7 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 from workflow.definition import Definition
-from workflow.spiff_runtime import SERIALIZER_VERSION, VERSION_KEY, new_serializer
+from workflow.spiff_runtime import SERIALIZER_VERSION, VERSION_KEY, thread_serializer
 
 MAX_SPECS_PER_THREAD = 16
 
@@ -41,7 +41,7 @@ def _restore(definition: Definition) -> SpecObjects | None:
     document: dict[str, Any] = json.loads(definition.spec)
     if document.get(VERSION_KEY) != SERIALIZER_VERSION or "MultiInstance" in definition.spec:
         return None
-    registry = new_serializer().registry
+    registry = thread_serializer().registry
     spec = registry.restore(document["spec"])
     subprocess_specs = {
         name: registry.restore(sub) for name, sub in document["subprocess_specs"].items()
