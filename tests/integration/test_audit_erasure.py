@@ -473,7 +473,7 @@ def _chain_format_1_rows(engine: Engine, backend: str, row_hash: Any, genesis: s
     for n, (incident, values) in enumerate(
         [("old", '{"name": "Secret Name"}'), ("other", '{"x": 1}'), ("old", '{"a": "Secret Name"}')]
     ):
-        row = {
+        row: dict[str, Any] = {
             "id": n + 1,
             "occurred_at": f"2026-01-0{n + 1} 09:00:00.000001",
             "actor_id": 1,
