@@ -19,7 +19,7 @@ from services.domain.dependencies import Dependencies
 from services.domain.errors import AccessDenied, NotFound, RequestInvalid
 from services.domain.handlers.common import enforce, jsonable, lock_incident, user_facts
 from services.domain.history_answers import search_text_of
-from workflow import engine
+from services.domain.history_steps import incident_steps
 from workflow.formdata import validate_submission
 from workflow.model import CompletedStep, FieldSpec, FormSpec
 
@@ -73,7 +73,7 @@ def correct_answer(command: CorrectAnswer, deps: Dependencies) -> Corrected:
         if len(reason) > MAX_REASON:
             raise RequestInvalid(f"the reason must be at most {MAX_REASON} characters")
         definition = deps.definitions.get(uow, incident.definition_version_id)
-        steps = engine.completed_steps(definition, incident.state)
+        steps = incident_steps(uow, definition, incident)
         step = next((s for s in steps if s.id == command.task_id), None)
         if step is None:
             raise NotFound(f"step {command.task_id} not found in incident {incident.reference}")

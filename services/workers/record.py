@@ -20,8 +20,8 @@ from services.domain.dependencies import Dependencies
 from services.domain.history import Decision as HistoryDecision
 from services.domain.history import access_log, timeline
 from services.domain.history_queries import all_events
+from services.domain.history_steps import incident_steps
 from services.domain.read_models import AuditEntry
-from workflow import engine
 from workflow.model import CompletedStep, FieldSpec
 from workflow.process_graph import ProcessGraph, criteria_labels, graph_of
 
@@ -95,7 +95,7 @@ def read_record(deps: Dependencies, incident_id: str) -> IncidentRecord:
         definition = deps.definitions.get(uow, incident.definition_version_id)
         school = uow.schools.get(incident.school_id)
         waiting_people = bool(uow.tasks.for_incident(incident.id, state="ready", limit=1))
-        completed = engine.completed_steps(definition, incident.state)
+        completed = incident_steps(uow, definition, incident)
         trail = [_entry(e) for e in all_events(uow, incident.id)]
         actors = [incident.created_by, *(step.actor for step in completed)]
         names = _names(uow, actors + [e.actor_id for e in trail])

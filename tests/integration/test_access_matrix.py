@@ -53,6 +53,7 @@ from services.domain.commands import (
     ExcludePerson,
     StartIncident,
 )
+from services.domain.history_steps import incident_steps
 from services.domain.step_access import (
     RECORD_READER_ROLES,
     Relationship,
@@ -301,7 +302,7 @@ def _steps(runtime: Runtime, incident: Incident) -> list[Any]:
         row = uow.incidents.get(incident.id)
         assert row is not None
         definition = deps.definitions.get(uow, row.definition_version_id)
-        return list(engine.completed_steps(definition, row.state))
+        return list(incident_steps(uow, definition, row))  # state and stored steps
 
 
 def viewer_of(person: Person, incident: Incident) -> Viewer:

@@ -52,6 +52,7 @@ TABLES = {
     "email_deliveries",
     "incident_case_facts",
     "case_answers",
+    "completed_steps",
     "incident_parties",
     "file_transfers",
     "incident_retention",

@@ -32,6 +32,7 @@ from services.db.models.incidents import (
 )
 from services.db.models.notifications import NOTIFICATION_KINDS, EmailDelivery, Notification
 from services.db.models.records import AuditEvent, OutboxMessage, ProcessedMessage
+from services.db.models.step_history import StepRecord
 from services.db.models.studio import (
     DRAFT_STATES,
     DraftSave,
@@ -85,5 +86,6 @@ __all__ = [
     "School",
     "SchoolProcessVersion",
     "SignInThrottle",
+    "StepRecord",
     "User",
 ]

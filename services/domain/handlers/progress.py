@@ -12,6 +12,7 @@ from datetime import datetime
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import ExternalTask, HumanTask, Incident
+from services.db.repositories.step_history import StepHistoryRepository
 from services.domain.due_dates import due_at_for
 from services.domain.events import (
     Event,
@@ -45,8 +46,13 @@ def record_progress(
     status: InstanceStatus,
     step: Step,
 ) -> list[Event]:
-    """Save the new state and bring human tasks, timers and status in line with it."""
-    incident.state = status.state
+    """Save the new state and bring human tasks, timers and status in line with it.
+
+    The state saved is pruned of finished work; the steps pruning released are written in
+    the same transaction, so the history readers (services/domain/history_steps.py) lose none.
+    """
+    StepHistoryRepository(uow.session).add(incident.id, status.released_steps)
+    incident.state = status.state_to_store
     events: list[Event] = []
     events += _finish_rows(uow, incident, ready_rows, status, step)
     events += _add_ready(uow, incident, ready_rows, status, step)

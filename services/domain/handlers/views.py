@@ -17,6 +17,7 @@ from services.domain.handlers.common import (
     user_facts,
     write_outbox,
 )
+from services.domain.history_steps import incident_steps
 from services.domain.queries import Inbox, ViewIncident
 from services.domain.read_models import (
     AuditEntry,
@@ -59,7 +60,7 @@ def view_incident(query: ViewIncident, deps: Dependencies) -> IncidentView:
         enforce(decision, f"incident {query.incident_id}")
         definition = deps.definitions.get(uow, incident.definition_version_id)
         status = engine.get_status(definition, incident.state, now)
-        steps = engine.completed_steps(definition, incident.state)
+        steps = incident_steps(uow, definition, incident)
         ready = _ready_tasks(uow, incident, status, query.actor_id, facts, now)
         viewer = incident_viewer(incident, query.actor_id, facts, decision, ready)
         readable = readable_completed_steps(viewer, steps)
@@ -154,7 +155,7 @@ def reads_whole_record(
     if not reads_record(viewer):
         return False
     definition = deps.definitions.get(uow, incident.definition_version_id)
-    steps = engine.completed_steps(definition, incident.state)
+    steps = incident_steps(uow, definition, incident)
     return reads_every_step(viewer, [step_facts(step) for step in steps])
 
 
