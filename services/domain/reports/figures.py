@@ -188,24 +188,24 @@ def _p90(n: int, at: dict[int, float]) -> float:
 
 
 def _overdue(session: Session, period: Period, now: datetime) -> dict[str, int]:
-    # From the (small) ready tasks of the schools, through their partial index, then to their
-    # incidents' report rows.
-    ready = (
-        select(HumanTask.name, HumanTask.incident_id)
+    # From the (few) ready tasks of the schools, through their partial index, each checked
+    # against its incident's report row by primary key. As a join, SQLite drove it from the
+    # period's 100k rows, probing a million tasks: 5.7 s instead of 20 ms.
+    in_period = (
+        select(IncidentReportRow.incident_id)
+        .where(IncidentReportRow.incident_id == HumanTask.incident_id, period.rows())
+        .exists()
+    )
+    query = (
+        select(HumanTask.name, func.count())
         .where(
             HumanTask.school_id.in_(period.school_ids),
             HumanTask.state == "ready",
             HumanTask.due_at < now,
+            in_period,
         )
-        .subquery()
-    )
-    query = (
-        select(ready.c.name, func.count())
-        .select_from(ready)
-        .join(IncidentReportRow, IncidentReportRow.incident_id == ready.c.incident_id)
-        .where(period.rows())
-        .group_by(ready.c.name)
-        .order_by(func.count().desc(), ready.c.name)
+        .group_by(HumanTask.name)
+        .order_by(func.count().desc(), HumanTask.name)
     )
     return {str(name): int(count) for name, count in session.execute(query)}
 

@@ -113,12 +113,15 @@ def add_missing(session: Session, school_ids: Iterable[int]) -> int:
     # built from their incident), so equal counts mean no incident lacks one.
     if session.scalar(incidents) == session.scalar(rows):
         return 0
+    # In the order incidents were reported: rows then lie on disk in the order the period
+    # index reads them (as rows written with each new incident do), not scattered by id.
     missing = (
         select(Incident.id)
         .outerjoin(IncidentReportRow, IncidentReportRow.incident_id == Incident.id)
         .where(Incident.school_id.in_(schools), IncidentReportRow.incident_id.is_(None))
+        .order_by(Incident.created_at, Incident.id)
     )
-    todo = sorted(session.scalars(missing))
+    todo = list(session.scalars(missing))
     project(session, todo)
     return len(todo)
 
