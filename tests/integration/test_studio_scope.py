@@ -65,7 +65,7 @@ def test_a_trust_admin_of_the_authors_school_may_approve(
     assert approved.status_code == 200, approved.get_json()
 
 
-def test_a_process_admin_of_another_school_cannot_publish_save_or_discard(
+def test_a_process_admin_of_another_school_cannot_publish_or_save(
     client: FlaskClient, world: World, web_runtime: Runtime
 ) -> None:
     draft = new_draft(client, world.author, default_files(relabelled()))
