@@ -82,7 +82,9 @@ def project(session: Session, incident_ids: list[str]) -> None:
         batch = incident_ids[start : start + BATCH]
         rows = build_rows(session, batch)
         if rows:
-            session.execute(_upsert(session), rows)
+            # Core, not the ORM's bulk insert: that splits the batch wherever the next row's
+            # None columns differ (~280 statements for 500 rows); this is one executemany.
+            session.connection().execute(_upsert(session), rows)
         gone = set(batch) - {row["incident_id"] for row in rows}
         if gone:
             session.execute(
