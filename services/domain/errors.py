@@ -8,7 +8,7 @@ workflow.errors.DefinitionInvalid (422, per diagram problem). `http_status_of` m
 from __future__ import annotations
 
 from services.db.errors import ConcurrentUpdate
-from workflow.errors import DefinitionInvalid, TaskDataInvalid
+from workflow.errors import DefinitionInvalid, ProcessFailed, TaskDataInvalid
 
 
 class DomainError(Exception):
@@ -69,4 +69,6 @@ def http_status_of(error: BaseException) -> int | None:
         return 409
     if isinstance(error, (TaskDataInvalid, DefinitionInvalid)):
         return 422
+    if isinstance(error, ProcessFailed):
+        return 409  # the diagram cannot go on from here with these answers; nothing was saved
     return None

@@ -17,7 +17,7 @@ from services.web.api import errors
 from services.web.auth.tokens import bearer_token, load_user_from_bearer
 from services.web.extensions import exempt_from_csrf
 from services.web.ids import ID_PATTERN
-from workflow.errors import DefinitionInvalid, TaskDataInvalid
+from workflow.errors import DefinitionInvalid, ProcessFailed, TaskDataInvalid
 
 API_PREFIX = "/api/v1"
 # Forms of the default process total under 25,000 characters; 256 KiB leaves room for edits.
@@ -85,8 +85,9 @@ def _api_error(error: errors.ApiError) -> Response:
 @bp.errorhandler(ConcurrentUpdate)
 @bp.errorhandler(TaskDataInvalid)
 @bp.errorhandler(DefinitionInvalid)
+@bp.errorhandler(ProcessFailed)
 def _domain_error(
-    error: DomainError | ConcurrentUpdate | TaskDataInvalid | DefinitionInvalid,
+    error: DomainError | ConcurrentUpdate | TaskDataInvalid | DefinitionInvalid | ProcessFailed,
 ) -> Response:
     return errors.domain_error_response(error)
 

@@ -21,7 +21,7 @@ from services.domain.errors import (
     TaskNoLongerReady,
     http_status_of,
 )
-from workflow.errors import DefinitionInvalid, TaskDataInvalid
+from workflow.errors import DefinitionInvalid, ProcessFailed, TaskDataInvalid
 
 # Most specific first: the first class an error is an instance of names its code.
 _DOMAIN_CODES: tuple[tuple[type[BaseException], str], ...] = (
@@ -36,6 +36,7 @@ _DOMAIN_CODES: tuple[tuple[type[BaseException], str], ...] = (
     (RequestInvalid, "invalid_request"),
     (TaskDataInvalid, "invalid_data"),
     (DefinitionInvalid, "definition_invalid"),
+    (ProcessFailed, "process_failed"),
 )
 
 _HTTP_CODES = {
@@ -109,7 +110,7 @@ def api_error_response(error: ApiError) -> Response:
 
 
 def domain_error_response(
-    error: DomainError | ConcurrentUpdate | TaskDataInvalid | DefinitionInvalid,
+    error: DomainError | ConcurrentUpdate | TaskDataInvalid | DefinitionInvalid | ProcessFailed,
 ) -> Response:
     """The response for an error the service layer raised on purpose."""
     status = http_status_of(error) or 500
