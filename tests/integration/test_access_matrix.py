@@ -177,6 +177,10 @@ NO_RECORD = {
     "api.openapi_document",
     "api.list_processes",
     "api.get_draft",
+    "api.list_scenarios",  # scenario files: steps and routes, no incident
+    # Like the studio's impact page: references, step names and answer counts, no answers or names
+    # (tests/integration/test_studio_migration.py checks who may read it).
+    "api.migration_preview",
     "incidents.reported",  # "your concern was reported": the reference only
     "incidents.report",  # the empty disclosure form
 }
