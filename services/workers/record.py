@@ -158,7 +158,9 @@ def _access(trail: list[AuditEntry], names: Mapping[str, str]) -> Iterable[Event
         last = date_time(line.last_at)
         if line.count > 1:
             when += f" to {last} ({line.count} views)" if last != when else f" ({line.count} views)"
-        how = {"role": "by role", "assignment": "assigned to a task"}.get(line.via, "break-glass")
+        how = {"role": "by role", "assignment": "involved: reported it or has a task"}.get(
+            line.via, "break-glass"
+        )
         who = names.get(str(line.actor_id), f"User {line.actor_id}")
         yield Event(when, who, f"Opened the record ({how})", line.reason)
 

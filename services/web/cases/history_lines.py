@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 VIA_WORDS = {
     "role": "By role",
-    "assignment": "Assigned to a task",
+    "assignment": "Involved (reported it or has a task)",
     "break_glass": "Break-glass",
 }
 
