@@ -15,6 +15,11 @@ _DURATION = re.compile(
 )
 
 
+# No timer or due date lies further ahead: an answer-driven 'P99999Y' would overflow the date
+# (or, counted in school days, spin for ever) instead of failing with its element named.
+MAX_DURATION_YEARS = 100
+
+
 class TimingError(ValueError):
     """A timer expression gave something that is not an ISO 8601 date, date-time or duration."""
 
@@ -40,6 +45,7 @@ def parse_duration(text: str) -> Duration:
     if match is None:
         raise TimingError(f"{text!r} is not an ISO 8601 duration such as 'P1D' or 'PT24H'")
     part = {name: value or "0" for name, value in match.groupdict().items()}
+    _require_within_limit(text, part)
     weeks, days = int(part["weeks"]), int(part["days"])
     time = timedelta(
         hours=int(part["hours"]),
@@ -55,10 +61,23 @@ def parse_duration(text: str) -> Duration:
     )
 
 
+def _require_within_limit(text: str, part: Mapping[str, str]) -> None:
+    per_day = {"years": 365.25, "months": 30.44, "weeks": 7, "days": 1}
+    per_day |= {"hours": 1 / 24, "minutes": 1 / 1440, "seconds": 1 / 86400}
+    try:
+        days = sum(float(part[name].replace(",", ".")) * size for name, size in per_day.items())
+    except OverflowError:
+        days = float("inf")
+    if days > MAX_DURATION_YEARS * 365.25:
+        raise TimingError(f"{text!r} is longer than {MAX_DURATION_YEARS} years")
+
+
 def add_months(start: datetime, months: int) -> datetime:
     """Move a date-time by whole months; a day the month lacks becomes its last (31 Jan + 1M)."""
     index = start.month - 1 + months
     year, month = start.year + index // 12, index % 12 + 1
+    if not 1 <= year <= 9999:
+        raise TimingError(f"{months} months from {start.date()} is past the year 9999")
     day = min(start.day, month_calendar.monthrange(year, month)[1])
     return start.replace(year=year, month=month, day=day)
 

@@ -49,5 +49,6 @@ def test_a_due_date_that_cannot_be_worked_out_names_the_task() -> None:
 
 def test_a_due_date_from_an_answer_past_the_clock_names_the_task() -> None:
     # An answer can hold what a check cannot see ('P99999Y'): a located failure, never a crash.
-    with pytest.raises(ProcessFailed, match="out of range"):
+    with pytest.raises(ProcessFailed, match="longer than 100 years") as caught:
         due_at_for(task("deadline"), {"deadline": "P99999Y"}, FRIDAY_9AM_LONDON, school_calendars())
+    assert caught.value.element_id == "initial_review"

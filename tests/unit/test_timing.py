@@ -6,7 +6,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from workflow.timing import PlainCalendar, TimingError, as_utc, parse_duration, require_aware
+from workflow.timing import (
+    PlainCalendar,
+    TimingError,
+    add_months,
+    as_utc,
+    parse_duration,
+    require_aware,
+)
 
 START = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 
@@ -49,3 +56,16 @@ def test_naive_now_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         require_aware(datetime(2026, 1, 1))
     assert require_aware(START) == START
+
+
+@pytest.mark.parametrize(
+    "duration", ["P99999Y", "P101Y", "P1300M", "P40000D", "PT1000000H", "P" + "9" * 400 + "D"]
+)
+def test_a_duration_past_a_hundred_years_is_a_timing_error_not_an_overflow(duration: str) -> None:
+    with pytest.raises(TimingError, match="longer than 100 years"):
+        parse_duration(duration)
+
+
+def test_months_that_pass_the_year_9999_are_a_timing_error() -> None:
+    with pytest.raises(TimingError, match="past the year 9999"):
+        add_months(datetime(9990, 1, 1, tzinfo=UTC), 12 * 20)
