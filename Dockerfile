@@ -35,4 +35,4 @@ RUN pip install -e . \
     && mkdir -p /app/instance && chown safeguard:safeguard /app/instance
 USER safeguard
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-", "services.web.wsgi:app"]
+CMD ["gunicorn", "--config", "python:services.web.gunicorn_conf", "--access-logfile", "-", "services.web.wsgi:app"]
