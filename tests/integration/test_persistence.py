@@ -152,7 +152,13 @@ def test_sqlite_engine_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) 
         with engine.connect() as connection:
             settings = {
                 name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-                for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+                for name in (
+                    "journal_mode",
+                    "foreign_keys",
+                    "busy_timeout",
+                    "synchronous",
+                    "secure_delete",
+                )
             }
         # synchronous 1 is NORMAL
         assert settings == {
@@ -160,6 +166,7 @@ def test_sqlite_engine_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) 
             "foreign_keys": 1,
             "busy_timeout": 1234,
             "synchronous": 1,
+            "secure_delete": 1,  # an erased incident's bytes are overwritten, not left in free pages
         }
     finally:
         engine.dispose()
