@@ -62,10 +62,10 @@ from workflow.spiff_runtime import (
     VERSION_KEY,
     ExternalServiceTask,
     SandboxScriptEngine,
-    check_version,
     drop_predictions,
     iso_data,
     migrate,
+    read_state,
     restore,
     thread_serializer,
 )
@@ -317,14 +317,7 @@ def taken_flows(definition: Definition, state: str) -> list[tuple[str, str]]:
 
 
 def _load(definition: Definition, state: str, now: datetime, calendar: Calendar | None) -> Command:
-    try:
-        document = json.loads(state)
-    except (TypeError, ValueError) as error:
-        raise StateUnreadable(f"state is not JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get(VERSION_KEY), str):
-        raise StateUnreadable("state has no serializer_version: it was not saved by this engine")
-    version = document.pop(VERSION_KEY)
-    check_version(version)
+    document, version = read_state(state)
     engine = SandboxScriptEngine(now, calendar)
     with _translated():
         if "spec" not in document:

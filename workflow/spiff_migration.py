@@ -31,11 +31,11 @@ from workflow.spiff_runtime import (
     SPEC_KEYS,
     VERSION_KEY,
     SandboxScriptEngine,
-    check_version,
     drop_predictions,
     dump_state,
     migrate,
     new_serializer,
+    read_state,
     restore,
 )
 from workflow.spiff_spec_cache import cached_specs
@@ -193,14 +193,7 @@ def migrate_state(
 
 def _state_document(old: Definition, state: str) -> dict[str, Any]:
     # A current-serializer state without its spec; an older one is upgraded with its own spec.
-    try:
-        document = json.loads(state)
-    except (TypeError, ValueError) as error:
-        raise StateUnreadable(f"state is not JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get(VERSION_KEY), str):
-        raise StateUnreadable("state has no serializer_version: it was not saved by this engine")
-    version = document.pop(VERSION_KEY)
-    check_version(version)
+    document, version = read_state(state)
     if version != SERIALIZER_VERSION:
         if "spec" not in document:
             spec = json.loads(old.spec)

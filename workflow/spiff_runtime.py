@@ -349,6 +349,19 @@ def dump_state(serializer: BpmnWorkflowSerializer, workflow: Any) -> str:
 _MIGRATED_TO = {"1.0": "1.3", "1.1": "1.3", "1.2": "1.3", "1.3": "1.4", "1.4": "1.5"}
 
 
+def read_state(state: str) -> tuple[dict[str, Any], str]:
+    """A stored state as a dict without its serializer version, and that (readable) version."""
+    try:
+        document = json.loads(state)
+    except (TypeError, ValueError) as error:
+        raise StateUnreadable(f"state is not JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get(VERSION_KEY), str):
+        raise StateUnreadable("state has no serializer_version: it was not saved by this engine")
+    version = document.pop(VERSION_KEY)
+    check_version(version)
+    return document, version
+
+
 def check_version(version: str) -> None:
     """Refuse a serializer version this engine cannot read or migrate from."""
     if version != SERIALIZER_VERSION and (version not in _MIGRATED_TO or version not in MIGRATIONS):
