@@ -5,6 +5,7 @@ is bad, are audited, read by auditors, and never replace or remove a statutory s
 # ruff: noqa: F811  # tests take the imported fixtures as arguments, as pytest intends
 from __future__ import annotations
 
+import base64
 import io
 import json
 from typing import Any
@@ -276,3 +277,30 @@ def test_a_school_scenario_is_uploaded_and_removed_from_the_page(
     assert "late-disclosure" not in html
     statutory = client.post(f"{action}/referral-adult-involved/remove", data={"csrf_token": token})
     assert statutory.status_code == 403
+
+
+def test_a_scenario_file_with_a_picture_in_it_is_refused_from_the_page_and_stores_nothing(
+    client: FlaskClient, make_user: Any, web_runtime: Runtime
+) -> None:
+    web_runtime.bus.handle(DeployDefinitions(default_bundle(), None))
+    admin = make_user("process_admin")
+    login(client, admin.email)
+    token = form_csrf_token(client.get(f"/studio/processes/{KEY}/scenarios").get_data(as_text=True))
+    # A PNG signature and padding only: the shape of a picture, never a picture of anyone.
+    picture = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 300).decode()
+    body = json.loads(scenario_text())
+    body["steps"][0]["data"]["what_was_said"] = f"data:image/png;base64,{picture}"
+    refused = client.post(
+        f"/studio/schools/{admin.school_id}/processes/{KEY}/scenarios",
+        data={
+            "csrf_token": token,
+            "name": "",
+            "file": (io.BytesIO(json.dumps(body).encode()), "pic.json"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    assert "steps[0].data.what_was_said" in refused.get_data(as_text=True)
+    with web_runtime.unit_of_work() as uow:
+        stored = uow.session.scalars(select(ProcessDraft.files)).all()
+    assert not any(picture in json.dumps(files) for files in stored)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from workflow.errors import DefinitionInvalid, DiagramProblem
+from workflow.text_imagery import imagery_in_text
 
 MAX_SCENARIO_BYTES = 64 * 1024
 MAX_STEPS = 200
@@ -51,6 +52,12 @@ def read_scenario(name: str, text: object, process_key: str) -> dict[str, Any]:
         raise _refused(DiagramProblem(file, None, "", "nested too deeply")) from None
     if _depth(body) > MAX_DEPTH:
         raise _refused(DiagramProblem(file, None, "", f"nested more than {MAX_DEPTH} deep"))
+    pictures = [
+        DiagramProblem(file, _line_of(text, path), path, f"refused: {refusal}")
+        for path, refusal in _imagery(body, "")
+    ]
+    if pictures:  # scenario files are stored and shown: never a picture, test data included
+        raise DefinitionInvalid(pictures)
     problems = [
         DiagramProblem(file, _line_of(text, path), path, message)
         for path, message in _shape_problems(body, process_key)
@@ -63,6 +70,24 @@ def read_scenario(name: str, text: object, process_key: str) -> dict[str, Any]:
 
 def _refused(problem: DiagramProblem) -> DefinitionInvalid:
     return DefinitionInvalid([problem])
+
+
+def _imagery(value: object, path: str) -> list[tuple[str, str]]:
+    """Each place (key or value, at any depth) that holds imagery written out as text."""
+    found: list[tuple[str, str]] = []
+    if isinstance(value, str):
+        refusal = imagery_in_text(value)
+        found += [(path, refusal)] if refusal else []
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            refusal = imagery_in_text(str(key))
+            found += [(where, refusal)] if refusal else []
+            found += _imagery(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _imagery(item, f"{path}[{index}]")
+    return found
 
 
 def _depth(value: object) -> int:
