@@ -5,8 +5,10 @@ tasks that each command restores, walks and serializes again. Once a command's c
 and the connections it travelled are stored elsewhere (our history tables), the engine needs
 only what can still move: unfinished tasks, the task each of them hangs from (a join or an
 event inherits its data from it), the task completed last (its data is the instance's), the
-root and the subprocesses of the tasks kept. Kept tasks whose parent is dropped hang from the
-root instead; their data is stored whole against the root's, so no answer is lost.
+root, the subprocesses of the tasks kept and, until their workflow ends, finished end joins
+with the tasks they hang from (the last end join merges those tasks' data into the
+workflow's). Kept tasks whose parent is dropped hang from the root instead; their data is
+stored whole against the root's, so no answer is lost.
 
 Not pruned while a parallel or inclusive gateway waits for a branch: Spiff counts the tokens
 that reached it by walking the tree of finished tasks (ParallelGateway, InclusiveGateway).
@@ -152,8 +154,13 @@ def _prune_one(workflow: Any) -> set[UUID]:
     keep = {root.id}
     if workflow.last_task is not None:
         keep.add(workflow.last_task.id)
+    running = not workflow.is_completed()
     for task in tasks.values():
-        if task.state & TaskState.NOT_FINISHED_MASK:
+        # A finished end join stays while its workflow runs: the last one to fire merges
+        # the data of every other (UnstructuredJoin._run_hook) into the workflow's.
+        if task.state & TaskState.NOT_FINISHED_MASK or (
+            running and isinstance(task.task_spec, _EndJoin)
+        ):
             keep.add(task.id)
             if task._parent is not None:
                 keep.add(task._parent)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -167,3 +168,103 @@ def test_a_state_listing_its_root_after_its_children_keeps_every_answer() -> Non
         old, status.state_to_store, second.id, {"agreed": "true"}, simulate.DEFAULT_START
     )
     assert done.ended and done.data == {"note": "written", "agreed": True}
+
+
+class Twins:
+    """One instance run on the full state and on the stored (pruned) state, command by command."""
+
+    def __init__(self, definition: Definition) -> None:
+        self.definition = definition
+        self.kept = Kept()
+        self.now = simulate.DEFAULT_START
+        self.full = engine.start_instance(definition, self.now)
+        self.pruned = self.kept.take(engine.start_instance(definition, self.now))
+
+    def complete(self, bpmn_id: str, data: dict[str, Any] | None = None) -> None:
+        """Complete the ready task `bpmn_id` (its placeholder answers unless given) on both."""
+        [task] = [t for t in self.full.ready if t.bpmn_id == bpmn_id]
+        [twin] = [t for t in self.pruned.ready if t.bpmn_id == bpmn_id]
+        answers = data if data is not None else placeholder_data(task.form, {}) if task.form else {}
+        self._both(
+            lambda state, task_id: engine.complete_task(
+                self.definition, state, task_id, answers, self.now, actor="u1"
+            ),
+            task.id,
+            twin.id,
+        )
+
+    def finish_job(self, bpmn_id: str) -> None:
+        """Complete the external task `bpmn_id` on both."""
+        [job] = [e for e in self.full.external if e.bpmn_id == bpmn_id]
+        [twin] = [e for e in self.pruned.external if e.bpmn_id == bpmn_id]
+        self._both(
+            lambda state, job_id: engine.complete_external_task(
+                self.definition, state, job_id, {}, self.now
+            ),
+            job.id,
+            twin.id,
+        )
+
+    def deliver(self, name: str) -> None:
+        """Deliver the message `name` (its placeholder answers) to both."""
+        form = engine.message(self.definition, name).form
+        answers = placeholder_data(form, {}) if form else {}
+        self._both(
+            lambda state, _: engine.deliver_message(
+                self.definition, state, name, answers, self.now, actor="u2"
+            ),
+            None,
+            None,
+        )
+
+    def advance(self, by: timedelta) -> None:
+        """Move the clock on and fire the timers due on both."""
+        self.now += by
+        self._both(
+            lambda state, _: engine.fire_due_timers(self.definition, state, self.now), None, None
+        )
+
+    def _both(self, command: Any, full_id: Any, pruned_id: Any) -> None:
+        self.full = command(self.full.state, full_id)
+        self.pruned = self.kept.take(command(self.pruned.state, pruned_id))
+        assert self.pruned.data == self.full.data
+        assert sorted(t.bpmn_id for t in self.pruned.ready) == sorted(
+            t.bpmn_id for t in self.full.ready
+        )
+        assert self.pruned.ended == self.full.ended
+
+
+def test_a_branch_that_ended_early_keeps_its_answers_to_the_end(definition: Definition) -> None:
+    # The overdue-review escalation ends first; the main path's end cancels its end join while a
+    # new concern is open; the last end merges every finished end join's data into the
+    # instance's. Pruning must keep what that merge reads.
+    run = Twins(definition)
+    run.complete("record_disclosure")
+    run.advance(timedelta(hours=25))  # the initial review is overdue: the headteacher is alerted
+    escalation = {
+        "overdue_review_action": "Asked the deputy DSL",
+        "review_expected_by": "2026-09-08",
+    }
+    run.complete("escalate_overdue_review", escalation)  # that branch ends here
+    run.complete("initial_review")
+    concern = False
+    for _ in range(100):
+        if run.full.ended:
+            break
+        ready = sorted(
+            t.bpmn_id for t in run.full.ready if t.bpmn_id != "tell_agencies_new_concern"
+        )
+        if ready:
+            run.complete(ready[0])
+        elif run.full.external and not concern:
+            run.deliver("new_concern")  # opens a branch that outlives the main path
+            concern = True
+        elif run.full.external:
+            run.finish_job(run.full.external[0].bpmn_id)  # the main path ends here
+        elif run.full.timers and not run.full.ready:
+            run.advance(timedelta(days=1))
+        else:
+            run.complete("tell_agencies_new_concern")  # the last end
+    assert concern and run.full.ended
+    assert run.full.data["overdue_review_action"] == "Asked the deputy DSL"
+    assert run.pruned.data == run.full.data
