@@ -111,9 +111,11 @@ def test_a_school_scenario_runs_against_drafts_and_can_be_replaced_and_removed(
     with web_runtime.unit_of_work() as uow:
         actions = list(
             uow.session.scalars(
-                select(AuditEvent.action).where(
+                select(AuditEvent.action)
+                .where(
                     AuditEvent.target == f"scenario:{KEY}:{world.school_id}:adult-goes-to-police"
                 )
+                .order_by(AuditEvent.id)  # PostgreSQL returns rows in any order without one
             )
         )
     assert actions == [
