@@ -10,7 +10,7 @@ import click
 from services.bootstrap import bootstrap
 from services.cli.process import fail, load_settings, require_current_database
 from services.domain.audit_chain import Verification, chain_name
-from services.domain.audit_verification import verify_audit_trail
+from services.domain.audit_verification import broken_chains, verify_audit_trail
 
 
 @click.group()
@@ -69,11 +69,12 @@ def _report(verification: Verification, school_id: int | None) -> None:
                 f"event{'' if head.last_seq == 1 else 's'}, last hash {head.last_hash}"
             )
         return
-    broken = len(verification.breaks)
-    lines = [
-        f"Audit trail BROKEN ({scope}): {broken} of {chains} failed ({rows} read).",
-        *(f"  First broken row: {b.describe()}" for b in verification.breaks),
-    ]
+    broken = len(broken_chains(verification))
+    lines = [f"Audit trail BROKEN ({scope}): {broken} of {chains} failed ({rows} read)."]
+    seen: set[int] = set()
+    for b in verification.breaks:  # each chain's first break, then what else is wrong in it
+        lines.append(f"  {'Also' if b.chain in seen else 'First broken row'}: {b.describe()}")
+        seen.add(b.chain)
     fail("\n".join(lines))
 
 

@@ -136,3 +136,12 @@ def _recorded(columns: Mapping[str, Any]) -> tuple[int, str] | None:
     if not isinstance(count, int) or not isinstance(seal, str):
         return None
     return count, seal
+
+
+def deleted_yet_present(incident_id: Any) -> str:
+    """Why a tombstone fails when its incident exists: deletion must be final."""
+    return (
+        f"it records the deletion of incident {incident_id}, but that incident exists: "
+        "a deleted incident was created again (its audit payloads may have been erased "
+        "while it is live)"
+    )

@@ -1,13 +1,17 @@
-"""Verify the audit trail's chains and record the outcome (what `safeguard audit verify` runs)."""
+"""Verify the audit trail (chains; deleted incidents stay deleted) and record the outcome."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import AuditVerification
-from services.domain.audit_chain import GLOBAL_CHAIN, Verification, verify_chains
+from services.db.models import AuditEvent, AuditVerification, Incident
+from services.domain.audit_chain import GLOBAL_CHAIN, Break, Verification, chain_of, verify_chains
+from services.domain.audit_erasure import TOMBSTONE_ACTION, deleted_yet_present
 
 VERIFIED = "audit.verified"
 
@@ -25,6 +29,9 @@ def verify_audit_trail(
         uow.audit.read_in_one_snapshot()
         heads = uow.audit.chain_heads(school_id)
         verification = verify_chains(uow.audit.chain_rows(school_id), heads)
+        # The chains cannot show it: a tombstone whose incident exists again.
+        verification.breaks.extend(_deleted_incidents_present(uow.session, school_id))
+        verification.breaks.sort(key=lambda b: b.chain)  # stable: each walk's break first
     first = verification.first_break
     record = AuditVerification(
         started_at=started_at,
@@ -34,7 +41,7 @@ def verify_audit_trail(
         ok=verification.ok,
         chains=verification.chains,
         rows_checked=verification.rows,
-        broken_chains=len(verification.breaks),
+        broken_chains=len(broken_chains(verification)),
         broken_chain=None if first is None else first.chain,
         broken_event_id=None if first is None else first.event_id,
         broken_seq=None if first is None else first.seq,
@@ -64,6 +71,29 @@ def verify_audit_trail(
         )
         uow.commit()
     return verification, record
+
+
+def broken_chains(verification: Verification) -> list[int]:
+    """The chains with at least one break, in order (a chain may have several)."""
+    return sorted({b.chain for b in verification.breaks})
+
+
+def _deleted_incidents_present(session: Session, school_id: int | None) -> list[Break]:
+    # Deletion is final (migration 0015 refuses re-creating one); this finds it done anyway,
+    # e.g. by an owner with the trigger off. Few rows: tombstones joined to live incidents.
+    events = AuditEvent.__table__.c
+    query = (
+        select(events.id, events.chain_seq, events.school_id, events.incident_id)
+        .join(Incident, Incident.id == events.incident_id)
+        .where(events.action == TOMBSTONE_ACTION)
+        .order_by(events.id)
+    )
+    if school_id is not None:
+        query = query.where(events.school_id == school_id)
+    return [
+        Break(chain_of(row.school_id), row.id, row.chain_seq, deleted_yet_present(row.incident_id))
+        for row in session.execute(query)
+    ]
 
 
 def broken_school(record: AuditVerification) -> int | None:

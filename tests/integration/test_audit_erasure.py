@@ -12,20 +12,22 @@ from __future__ import annotations
 import json as jsonlib
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.db import SqlAlchemyUnitOfWork, make_engine, make_session_factory, upgrade_database
+from services.db.audit_erasure import erasable_rows
 from services.db.column_types import utcnow
 from services.db.models import AuditEvent
 from services.domain.audit_chain import Verification
-from services.domain.audit_erasure import ERASED_COUNT, ERASED_SEAL
+from services.domain.audit_erasure import ERASED_COUNT, ERASED_SEAL, erasure_values
 from services.domain.audit_verification import verify_audit_trail
 from services.domain.bus import MessageBus
 from services.domain.bus import bootstrap as bootstrap_bus
@@ -381,6 +383,63 @@ def test_postgres_app_role_erases_only_through_the_function_and_only_a_deleted_i
         assert "had their payload erased when their incident was deleted" in again.stdout
 
 
+@pytest.mark.postgres
+def test_postgres_app_role_cannot_erase_a_trail_and_bring_the_incident_back() -> None:
+    # Delete, tombstone (its seal anyone can compute), erase, insert the row again: refused.
+    with roles_and_schema() as (owner_url, app_url, schema):
+        env = {
+            "SAFEGUARD_DATABASE_URL": app_url.render_as_string(hide_password=False),
+            "SAFEGUARD_MIGRATION_DATABASE_URL": owner_url.render_as_string(hide_password=False),
+        }
+        init = run_cli("init", env=env)
+        assert init.returncode == 0, init.stdout + init.stderr
+        app_engine = make_engine(app_url)
+        try:
+            factory = make_session_factory(app_engine)
+            clock = FixedClock(START)
+            bus = bootstrap_bus(factory, clock=clock)
+            bus.handle(DeployDefinitions(default_bundle(), None))
+            people = make_people(factory)
+            live, _name, _marker = a_full_incident(bus, people, clock)
+            before = incident_rows(app_engine, live)
+            row = incident_row(app_engine, live)
+            with (
+                pytest.raises(DBAPIError, match=f"incident {live} was deleted under retention"),
+                SqlAlchemyUnitOfWork(factory) as uow,
+            ):
+                session = uow.session
+                rows = erasable_rows(session, live, people.school_id)
+                session.execute(text("SET CONSTRAINTS ALL DEFERRED"))
+                session.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": live})
+                tombstone = uow.audit.add(
+                    "incident.deleted",
+                    f"incident:{live}",
+                    actor_id=people.dsl,
+                    school_id=people.school_id,
+                    incident_id=live,
+                    old_values={"reference": row["reference"]},
+                    new_values={"children_removed": 0, **erasure_values(rows)},
+                )
+                session.flush()
+                erased = session.execute(
+                    text("SELECT audit_erase_incident_payloads(:i, :t)"),
+                    {"i": live, "t": tombstone.id},
+                ).scalar_one()
+                assert erased == len(before)
+                # A temporary, empty audit_events first on the path hides no tombstone.
+                session.execute(
+                    text("CREATE TEMP TABLE audit_events (incident_id text, action text)")
+                )
+                session.execute(text(f'SET LOCAL search_path = pg_temp, "{schema}"'))
+                insert_incident(session, row)
+                uow.commit()
+            assert incident_rows(app_engine, live) == before
+            assert incident_row(app_engine, live) == row
+            assert verify(factory, None).ok
+        finally:
+            app_engine.dispose()
+
+
 # --- the migration -----------------------------------------------------------------------------
 
 
@@ -532,3 +591,141 @@ def test_a_deletion_waits_while_the_incidents_audit_rows_do_not_verify(
     assert "audit_events.new_values" in traces(erasure_db, name)
     with SqlAlchemyUnitOfWork(session_factory) as uow:
         assert uow.incidents.get(incident_id) is not None
+
+
+# --- deletion is final (migration 0015) --------------------------------------------------------
+
+
+def incident_row(engine: Engine, incident_id: str) -> dict[str, Any]:
+    """The incident's own row, every column (to put it back as an attacker would)."""
+    with engine.connect() as connection:
+        query = text("SELECT * FROM incidents WHERE id = :i")
+        return dict(connection.execute(query, {"i": incident_id}).mappings().one())
+
+
+def insert_incident(connection: Any, row: dict[str, Any]) -> None:
+    """Insert an incident row with every column given."""
+    columns = ", ".join(row)
+    values = ", ".join(f":{c}" for c in row)
+    connection.execute(text(f"INSERT INTO incidents ({columns}) VALUES ({values})"), row)
+
+
+@contextmanager
+def without_deletion_guard(engine: Engine) -> Iterator[Connection]:
+    """A transaction with 0015's triggers off, as someone owning the database can."""
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(
+                "ALTER TABLE incidents DISABLE TRIGGER incidents_deletion_final"
+            )
+            yield connection
+            connection.exec_driver_sql(
+                "ALTER TABLE incidents ENABLE TRIGGER incidents_deletion_final"
+            )
+            return
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        triggers = connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            "AND name LIKE 'incidents_deletion_final%'"
+        ).fetchall()
+        assert len(triggers) == 2, triggers
+        for name, _sql in triggers:
+            connection.exec_driver_sql(f"DROP TRIGGER {name}")
+        yield connection
+        for _name, sql in triggers:
+            connection.exec_driver_sql(sql)
+
+
+def test_a_deleted_incident_cannot_be_created_again(
+    bus: MessageBus,
+    people: People,
+    clock: FixedClock,
+    session_factory: sessionmaker[Session],
+    erasure_db: Engine,
+) -> None:
+    gone, _name, _marker = a_full_incident(bus, people, clock)
+    other, _name, _marker = a_full_incident(bus, people, clock)
+    row = incident_row(erasure_db, gone)
+    bus.handle(DeleteIncident(gone, people.dsl, "reviewed"))
+    audit = incident_rows(erasure_db, gone)
+
+    with pytest.raises(IntegrityError, match="cannot be created again"), erasure_db.begin() as c:
+        insert_incident(c, row)
+    # Nor may another incident take its id (refused before its children's keys are checked).
+    with pytest.raises(IntegrityError, match="cannot be created again"), erasure_db.begin() as c:
+        c.execute(
+            text("UPDATE incidents SET id = :gone WHERE id = :other"),
+            {"gone": gone, "other": other},
+        )
+    # Other changes to incidents go on as before.
+    with erasure_db.begin() as c:
+        c.execute(text("UPDATE incidents SET status = status WHERE id = :i"), {"i": other})
+    with SqlAlchemyUnitOfWork(session_factory) as uow:
+        assert uow.incidents.get(gone) is None and uow.incidents.get(other) is not None
+    assert incident_rows(erasure_db, gone) == audit
+    assert verify(session_factory, people.school_id).ok
+
+
+def test_verify_reports_a_deleted_incident_that_exists_again(
+    bus: MessageBus,
+    people: People,
+    clock: FixedClock,
+    session_factory: sessionmaker[Session],
+    erasure_db: Engine,
+    tmp_path: Path,
+) -> None:
+    gone, _name, _marker = a_full_incident(bus, people, clock)
+    row = incident_row(erasure_db, gone)
+    bus.handle(DeleteIncident(gone, people.dsl, "reviewed"))
+    [*_, tombstone] = incident_rows(erasure_db, gone)
+    assert verify(session_factory, people.school_id).ok
+    with without_deletion_guard(erasure_db) as connection:
+        insert_incident(connection, row)
+    try:
+        result = verify(session_factory, people.school_id)
+        assert [(b.event_id, b.seq) for b in result.breaks] == [
+            (tombstone["id"], tombstone["chain_seq"])
+        ], result.breaks
+        assert f"deletion of incident {gone}, but that incident exists" in result.breaks[0].problem
+        env = {
+            "SAFEGUARD_DATABASE_URL": erasure_db.url.render_as_string(hide_password=False),
+            "SAFEGUARD_INSTANCE_DIR": str(tmp_path),
+        }
+        cli = run_cli("audit", "verify", "--school", str(people.school_id), env=env)
+        assert cli.returncode == 1, cli.stdout + cli.stderr
+        output = cli.stdout + cli.stderr
+        assert "1 of 1 chain failed" in output, output
+        assert f"row id {tombstone['id']} (school {people.school_id}" in output, output
+        assert f"incident {gone}, but that incident exists" in output, output
+    finally:
+        with erasure_db.begin() as connection:  # deleting it again is allowed
+            connection.execute(text("DELETE FROM incidents WHERE id = :i"), {"i": gone})
+    assert verify(session_factory, people.school_id).ok
+
+
+def test_migration_0015_goes_down_and_up(backend: str, tmp_path: Path) -> None:
+    from alembic import command
+
+    from services.db.migrate import alembic_config
+
+    found = (
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'incidents'::regclass "
+        "AND tgname LIKE 'incidents_deletion_final%'"
+        if backend == "postgres"
+        else "SELECT name FROM sqlite_master WHERE name LIKE 'incidents_deletion_final%'"
+    )
+    with empty_database(backend, tmp_path) as url:
+        upgrade_database(url)
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text(found)).all()
+            with engine.begin() as connection:
+                command.downgrade(alembic_config(connection), "0014")
+            with engine.connect() as connection:
+                assert connection.execute(text(found)).all() == []
+            upgrade_database(url)
+            with engine.connect() as connection:
+                assert connection.execute(text(found)).all()
+        finally:
+            engine.dispose()
