@@ -166,7 +166,7 @@ def test_sqlite_engine_uses_wal_foreign_keys_and_a_busy_timeout(tmp_path: Path) 
             "foreign_keys": 1,
             "busy_timeout": 1234,
             "synchronous": 1,
-            "secure_delete": 1,  # an erased incident's bytes are overwritten, not left in free pages
+            "secure_delete": 1,  # an erased incident's bytes are overwritten, not left free
         }
     finally:
         engine.dispose()
