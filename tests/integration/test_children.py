@@ -168,6 +168,15 @@ def test_merging_a_duplicate_moves_its_links_and_needs_a_reason(
             )
         )
         assert event is not None and event.reason == "same child, misspelt"
+        # The event has no incident, so deleting the child's incidents cannot erase it: it
+        # names the records by id only, never by name.
+        assert "Chld" not in str(event.old_values) + str(event.new_values)
+        listed_event = uow.session.scalar(
+            select(AuditEvent)
+            .where(AuditEvent.action == "children.listed")
+            .order_by(AuditEvent.id.desc())
+        )
+        assert listed_event is not None and "known" not in str(listed_event.new_values).lower()
 
 
 def test_adults_are_recorded_as_parties_of_the_incident(

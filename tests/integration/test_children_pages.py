@@ -8,8 +8,10 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 from lxml import html
+from sqlalchemy import select
 
 from services.bootstrap import Runtime
+from services.db.models import AuditEvent
 from services.domain.commands import DeployDefinitions, StartIncident
 from tests.integration.service_fixtures import default_bundle, disclosure_data
 from tests.integration.web_fixtures import (  # noqa: F401
@@ -85,6 +87,20 @@ def test_a_dsl_names_a_child_and_opens_their_chronology(
     rows = html.fromstring(page.get_data(as_text=True)).xpath("//table[@id='chronology']//tbody/tr")
     assert rows and "Concern reported (pictured)" in rows[0].text_content()
     assert client.get("/children").status_code == 200
+    found = client.get("/children?q=Rowan")
+    assert found.status_code == 200 and "Rowan" in found.get_data(as_text=True)
+    with web_runtime.session_factory() as session:
+        searches = list(
+            session.scalars(
+                select(AuditEvent.new_values)
+                .where(AuditEvent.action == "children.listed")
+                .order_by(AuditEvent.id)
+            )
+        )
+    # The words searched for are kept as a keyed hash only: a child's name typed into the
+    # search must not outlive the child's records in the audit trail.
+    assert searches[-1]["search_hmac"] and not any(v["search_hmac"] for v in searches[:-1])
+    assert "rowan" not in str(searches).lower()
 
 
 def test_staff_name_children_but_cannot_read_chronologies(

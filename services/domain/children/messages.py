@@ -109,6 +109,7 @@ class SchoolChildren(Message[list[ChildLine]]):
     school_id: int
     actor_id: int
     search: str = ""
+    search_fingerprint: str | None = None  # keyed hash of `search`, computed by the caller
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,9 @@ def merge_children(command: MergeChildren, deps: Dependencies) -> int:
             actor_id=command.actor_id,
             school_id=into.school_id,
             reason=reason,
-            old_values={"child_id": duplicate.id, "name": duplicate.display_name},
+            # No name: this event has no incident, so deleting the child's incidents cannot
+            # erase it; the ids say which records were merged.
+            old_values={"child_id": duplicate.id},
             new_values={"merged_into_id": into.id, "links_moved": moved},
             occurred_at=now,
         )
@@ -350,7 +352,12 @@ def school_children(query: SchoolChildren, deps: Dependencies) -> list[ChildLine
             f"school:{query.school_id}",
             actor_id=query.actor_id,
             school_id=query.school_id,
-            new_values={"search": query.search.strip()[:100], "count": len(children)},
+            # A keyed hash, never the words: a name typed here must not outlive the child's
+            # records in the audit trail (as incidents.listed does).
+            new_values={
+                "search_hmac": query.search_fingerprint if query.search.strip() else None,
+                "count": len(children),
+            },
             occurred_at=now,
         )
         uow.commit()

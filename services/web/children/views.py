@@ -18,7 +18,9 @@ from services.domain.children.messages import (
     SchoolChildren,
 )
 from services.domain.errors import Conflict, RequestInvalid
+from services.domain.history_queries import fingerprint
 from services.web.auth.identity import SignedInUser, current_user, login_required
+from services.web.cases.views import text_key
 from services.web.incidents.pages import register_domain_errors, tell
 from services.web.incidents.web_bus import bus
 
@@ -193,7 +195,8 @@ def school_children() -> Page:
     wanted = request.args.get("school", type=int)
     school = next((s for s in schools if s.school_id == wanted), schools[0])
     search = request.args.get("q", "")[:100]
-    children = bus().handle(SchoolChildren(school.school_id, user.id, search))
+    typed = fingerprint(text_key(), search) if search.strip() else None
+    children = bus().handle(SchoolChildren(school.school_id, user.id, search, typed))
     return render_template(
         "children/school_children.html",
         school=school,
