@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Float, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from services.db.models import (
     AuditEvent,
@@ -139,17 +139,43 @@ def refresh(session: Session, school_ids: Iterable[int]) -> int:
     return add_missing(session, school_ids)
 
 
-def _hours(dialect: str) -> ColumnElement[float]:
+def _hours(dialect: str, task: Any) -> ColumnElement[float]:
     if dialect == "postgresql":
-        seconds = func.extract("epoch", HumanTask.completed_at - Incident.created_at)
+        seconds = func.extract("epoch", task.completed_at - Incident.created_at)
         return (seconds / 3600.0).cast(Float)
-    days = func.julianday(HumanTask.completed_at) - func.julianday(Incident.created_at)
+    days = func.julianday(task.completed_at) - func.julianday(Incident.created_at)
     return (days * 24.0).cast(Float)
 
 
+def _latest_task(bpmn_id: str) -> Any:
+    # The latest task of a step counts (ties on created_at: the larger id, as good as any).
+    return (
+        select(HumanTask.id)
+        .where(HumanTask.incident_id == Incident.id, HumanTask.bpmn_id == bpmn_id)
+        .order_by(HumanTask.created_at.desc(), HumanTask.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _latest_answer(bpmn_id: str) -> Any:
+    # The standing answers of a step: its latest row (the largest id).
+    return (
+        select(func.max(CaseAnswer.id))
+        .where(CaseAnswer.incident_id == Incident.id, CaseAnswer.bpmn_id == bpmn_id)
+        .scalar_subquery()
+    )
+
+
 def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]]:
-    """The report rows of these incidents, from their facts, tasks and standing answers."""
-    rows: dict[str, dict[str, Any]] = {}
+    """The report rows of these incidents, from their facts, tasks and standing answers.
+
+    One statement: each incident joined to its facts, its latest review and deletion tasks
+    and its latest answers of the three steps the rows read.
+    """
+    dialect = session.get_bind().dialect.name
+    review, deletion = aliased(HumanTask), aliased(HumanTask)
+    parents, outcome, confirmed = aliased(CaseAnswer), aliased(CaseAnswer), aliased(CaseAnswer)
     query = (
         select(
             Incident.id,
@@ -158,12 +184,26 @@ def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]
             Incident.status,
             IncidentCaseFacts.route,
             IncidentCaseFacts.referral_criteria,
+            review.state,
+            _hours(dialect, review),
+            review.completed_at <= review.due_at,
+            deletion.state,
+            parents.answers,
+            outcome.answers,
+            confirmed.answers,
         )
         .outerjoin(IncidentCaseFacts, IncidentCaseFacts.incident_id == Incident.id)
+        .outerjoin(review, review.id == _latest_task(REVIEW_STEP))
+        .outerjoin(deletion, deletion.id == _latest_task(DELETION_STEP))
+        .outerjoin(parents, parents.id == _latest_answer(PARENTS_STEP))
+        .outerjoin(outcome, outcome.id == _latest_answer(OUTCOME_STEP))
+        .outerjoin(confirmed, confirmed.id == _latest_answer(DELETION_STEP))
         .where(Incident.id.in_(incident_ids))
     )
-    for incident_id, school_id, created_at, status, route, criteria in session.execute(query):
-        rows[incident_id] = {
+    rows: list[dict[str, Any]] = []
+    for found in session.execute(query):
+        (incident_id, school_id, created_at, status, route, criteria) = found[:6]
+        row = {
             "incident_id": incident_id,
             "school_id": school_id,
             "created_at": created_at,
@@ -179,78 +219,57 @@ def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]
             "police_outcome": None,
             "deletion": None,
         }
-    if rows:
-        _tasks(session, rows)
-        _answers(session, rows)
-    return list(rows.values())
+        _review(row, *found[6:9])
+        _deletion(row, found[9])
+        _parents(row, found[10])
+        _outcome(row, found[11])
+        _confirmed(row, found[12])
+        rows.append(row)
+    return rows
 
 
-def _tasks(session: Session, rows: dict[str, dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    on_time = HumanTask.completed_at <= HumanTask.due_at
-    query = (
-        select(
-            HumanTask.incident_id,
-            HumanTask.bpmn_id,
-            HumanTask.state,
-            _hours(dialect),
-            on_time,
-        )
-        .join(Incident, Incident.id == HumanTask.incident_id)
-        .where(
-            HumanTask.incident_id.in_(list(rows)),
-            HumanTask.bpmn_id.in_((REVIEW_STEP, DELETION_STEP)),
-        )
-        .order_by(HumanTask.created_at)  # the latest task of a step counts
-    )
-    for incident_id, bpmn_id, state, hours, punctual in session.execute(query):
-        row = rows[incident_id]
-        if bpmn_id == REVIEW_STEP:
-            done = state == "completed"
-            row["review_state"] = state
-            # Rounded to about 4 ms: SQLite's julianday arithmetic leaves 4 hours as 3.9999999,
-            # which would count a review at exactly 4 hours as "under 4 hours".
-            row["review_hours"] = round(float(hours), 6) if done and hours is not None else None
-            row["review_on_time"] = bool(punctual) if done and punctual is not None else None
-        elif state == "cancelled":
-            row["deletion"] = "deadline_passed"
-        elif state == "ready":
-            row["deletion"] = "waiting"
-        else:
-            row["deletion"] = None  # completed: the answer says how
+def _review(row: dict[str, Any], state: str | None, hours: Any, punctual: Any) -> None:
+    if state is None:
+        return
+    done = state == "completed"
+    row["review_state"] = state
+    # Rounded to about 4 ms: SQLite's julianday arithmetic leaves 4 hours as 3.9999999,
+    # which would count a review at exactly 4 hours as "under 4 hours".
+    row["review_hours"] = round(float(hours), 6) if done and hours is not None else None
+    row["review_on_time"] = bool(punctual) if done and punctual is not None else None
 
 
-def _answers(session: Session, rows: dict[str, dict[str, Any]]) -> None:
-    latest = (
-        select(func.max(CaseAnswer.id))
-        .where(
-            CaseAnswer.incident_id.in_(list(rows)),
-            CaseAnswer.bpmn_id.in_((PARENTS_STEP, OUTCOME_STEP, DELETION_STEP)),
-        )
-        .group_by(CaseAnswer.incident_id, CaseAnswer.bpmn_id)
-    )
-    query = select(CaseAnswer.incident_id, CaseAnswer.bpmn_id, CaseAnswer.answers).where(
-        CaseAnswer.id.in_(latest)
-    )
-    for incident_id, bpmn_id, answers in session.execute(query):
-        row = rows[incident_id]
-        if bpmn_id == PARENTS_STEP:
-            inform = answers.get("inform_parents")
-            if isinstance(inform, bool):
-                row["parents"] = "informed" if inform else "not_informed"
-            reason = answers.get("parents_not_informed_reason")
-            row["parents_reason"] = (
-                inform is False and isinstance(reason, str) and bool(reason.strip())
-            )
-        elif bpmn_id == OUTCOME_STEP:
-            outcome = answers.get("police_outcome")
-            row["police_outcome"] = (
-                outcome if isinstance(outcome, str) and outcome else "not_recorded"
-            )
-        else:
-            confirmed = answers.get("deletion_confirmed")
-            if row["deletion"] is None and isinstance(confirmed, bool):
-                row["deletion"] = "confirmed_by_deadline" if confirmed else "not_confirmed"
+def _deletion(row: dict[str, Any], state: str | None) -> None:
+    if state == "cancelled":
+        row["deletion"] = "deadline_passed"
+    elif state == "ready":
+        row["deletion"] = "waiting"
+    # completed (or no task): the answer says how
+
+
+def _parents(row: dict[str, Any], answers: dict[str, Any] | None) -> None:
+    if answers is None:
+        return
+    inform = answers.get("inform_parents")
+    if isinstance(inform, bool):
+        row["parents"] = "informed" if inform else "not_informed"
+    reason = answers.get("parents_not_informed_reason")
+    row["parents_reason"] = inform is False and isinstance(reason, str) and bool(reason.strip())
+
+
+def _outcome(row: dict[str, Any], answers: dict[str, Any] | None) -> None:
+    if answers is None:
+        return
+    outcome = answers.get("police_outcome")
+    row["police_outcome"] = outcome if isinstance(outcome, str) and outcome else "not_recorded"
+
+
+def _confirmed(row: dict[str, Any], answers: dict[str, Any] | None) -> None:
+    if answers is None:
+        return
+    confirmed = answers.get("deletion_confirmed")
+    if row["deletion"] is None and isinstance(confirmed, bool):
+        row["deletion"] = "confirmed_by_deadline" if confirmed else "not_confirmed"
 
 
 def now_month(moment: datetime) -> str:
