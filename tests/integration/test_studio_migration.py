@@ -348,6 +348,31 @@ def test_only_a_process_admin_of_the_incidents_school_moves_it(
     assert _snapshot(web_runtime, incident_id) == before
 
 
+def test_the_preview_lists_only_the_callers_schools_incidents_and_is_audited(
+    client: FlaskClient, world: World, web_runtime: Runtime
+) -> None:
+    incident_id = _on_v1(web_runtime, world)
+    path = f"/processes/{world.key}/versions/1/migration"
+    elsewhere = call(client, "GET", f"{path}?to=2", world.other_admin)
+    assert elsewhere.status_code == 200, elsewhere.get_json()
+    body = elsewhere.get_json()
+    assert incident_id not in elsewhere.get_data(as_text=True)  # counted, never listed
+    assert body["incidents"] == [] and body["other_schools_open"] >= 1
+    mine = call(client, "GET", f"{path}?to=2", world.admin).get_json()
+    assert incident_id in [i["id"] for i in mine["incidents"]]
+    with web_runtime.session_factory() as session:
+        reads = session.execute(
+            select(AuditEvent.actor_id, AuditEvent.new_values)
+            .where(AuditEvent.action == "incidents.migration_previewed")
+            .order_by(AuditEvent.id)
+        ).all()
+    actors = [actor for actor, _ in reads]
+    assert world.other_admin.id not in actors  # they read nothing of this school's
+    assert incident_id in [
+        v for actor, values in reads if actor == world.admin.id for v in values["incident_ids"]
+    ]
+
+
 def test_bad_requests_are_located_422s(client: FlaskClient, world: World) -> None:
     path = f"/processes/{world.key}/versions/1/migration"
     assert client.get(f"/api/v1{path}?to=2").status_code == 401  # bearer tokens only

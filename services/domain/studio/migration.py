@@ -58,9 +58,17 @@ def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int
         old = studio.deps.definitions.get(uow, source.id)
         new = studio.deps.definitions.get(uow, target.id)
         admin_of = set(schools_where(uow, actor_id, AUTHOR_ROLE))
+        # Need-to-know: incidents of the schools where the caller reads the studio, no others.
+        readable = admin_of | set(schools_where(uow, actor_id, "auditor"))
         schools = _school_names(uow)
         incidents = []
+        shown: dict[int, list[str]] = {}
+        elsewhere = 0
         for incident in _open_incidents(uow, source.id):
+            if incident.school_id not in readable:
+                elsewhere += 1
+                continue
+            shown.setdefault(incident.school_id, []).append(incident.id)
             found = _preview_of(old, incident.state, new, _answered_steps(uow, incident.id))
             incidents.append(
                 {
@@ -75,6 +83,16 @@ def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int
                     **_preview_json(found),
                 }
             )
+        for school_id, incident_ids in sorted(shown.items()):
+            uow.audit.add(  # a read of these incidents' steps: logged, per school's chain
+                "incidents.migration_previewed",
+                f"process:{process_id}:{number}",
+                actor_id=actor_id,
+                school_id=school_id,
+                new_values={"to_version": to, "incident_ids": incident_ids},
+                occurred_at=studio.deps.clock.now(),
+            )
+        uow.commit()
         return {
             "process_key": process_id,
             "from_version": number,
@@ -82,6 +100,7 @@ def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int
             "versions": [v.version for v in StudioRepository(uow.session).versions(process_id)],
             "incidents": incidents,
             "migratable": sum(1 for i in incidents if i["migratable"]),
+            "other_schools_open": elsewhere,  # counted, never listed
         }
 
 

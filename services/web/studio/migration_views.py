@@ -228,7 +228,16 @@ describe(
                 "from_version": {"type": "integer"},
                 "to_version": {"type": "integer"},
                 "migratable": {"type": "integer"},
-                "incidents": {"type": "array", "items": _PREVIEW_INCIDENT},
+                "incidents": {
+                    "type": "array",
+                    "items": _PREVIEW_INCIDENT,
+                    "description": "Open incidents of the schools where the caller is a "
+                    "process admin or auditor; the read is audited per school.",
+                },
+                "other_schools_open": {
+                    "type": "integer",
+                    "description": "Open incidents of other schools: counted, not listed.",
+                },
             },
         },
         "StudioMigrationRequest": {
