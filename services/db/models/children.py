@@ -127,8 +127,8 @@ class IncidentReportRow(Base):
 
     The dashboard counts these instead of reading incidents, tasks and answers (at 100,000
     incidents that is the difference between milliseconds and seconds). services.domain.
-    reports.projection refreshes the rows of incidents whose audit trail moved since the last
-    refresh (report_progress holds how far it has read) and adds the missing ones.
+    reports.projection rebuilds an incident's row in the transaction that audits a change to
+    it, and adds the rows of incidents that have none (bulk copies, older databases).
     """
 
     __tablename__ = "incident_report_rows"
@@ -155,7 +155,11 @@ class IncidentReportRow(Base):
 
 
 class ReportProgress(Base):
-    """How far a school's report rows have read the audit trail."""
+    """How far a school's report rows had read the audit trail (no longer read or written).
+
+    Rows are now kept in step in each writing transaction; the table stays until a migration
+    drops it, so that downgrading past that change still finds it.
+    """
 
     __tablename__ = "report_progress"
 
