@@ -2,12 +2,16 @@
 
 A `before_flush` listener on every Session: when a flush holds new AuditEvents it locks
 their chains' head rows, takes ids for the events, sets each one's sequence, prev_hash and
-row_hash, and moves the heads, in the flush's transaction. So a transaction that appends
-costs three small statements per flush (lock the heads, take ids, move the heads), not per
-event, and the head stays locked until it commits: a second transaction appending to the
-same school waits for it (PostgreSQL: SELECT ... FOR UPDATE; SQLite: this takes the single
-write lock first, BEGIN IMMEDIATE, before reading the head), so the chain never forks.
-Ids are taken here, not at INSERT, because the hash covers the id. Each event is hashed in
+row_hash, and moves the heads, in the flush's transaction. A flush whose events share one
+chain (the usual case: one school) costs two small statements, not per event: one UPDATE
+locks the head, moves its sequence past the new events and returns the old head with the
+ids (RETURNING), one sets the head's last hash once the events are hashed. Events of
+several chains take three: the heads locked in key order, the ids, the heads moved. The head
+stays locked until the transaction commits: a second transaction appending to the same
+school waits for it (PostgreSQL: the UPDATE's row lock, or SELECT ... FOR UPDATE; SQLite:
+this takes the single write lock first, BEGIN IMMEDIATE, before reading the head), so the
+chain never forks. Ids are taken here, not at INSERT, because the hash covers the id; they
+are taken after the heads are locked, so they grow along each chain. Each event is hashed in
 chain format 2: its payload through a salted digest (services.domain.audit_hashing).
 
 The head's lock lasts from the first flush of an audit event to the commit, as SQLite's
@@ -51,6 +55,9 @@ class _Statements:
     create_head: str
     move_head: str
     take_ids: str
+    # One chain: lock its head, move its sequence past n events, and return the old head
+    # with the ids (PostgreSQL: n ids; SQLite: the largest id so far). Parameters: n, chain.
+    claim_head: str
 
 
 _SQLITE = _Statements(
@@ -62,6 +69,11 @@ _SQLITE = _Statements(
     move_head="UPDATE audit_chain_heads SET last_seq = ?, last_hash = ? WHERE chain = ?",
     # This connection holds the write lock, so max(id) cannot move under it.
     take_ids="SELECT coalesce(max(id), 0) FROM audit_events",
+    # RETURNING (SQLite 3.35+) may hold a subquery; the write lock is already ours.
+    claim_head=(
+        "UPDATE audit_chain_heads SET last_seq = last_seq + ?1 WHERE chain = ?2 "
+        "RETURNING last_seq - ?1, last_hash, (SELECT coalesce(max(id), 0) FROM audit_events)"
+    ),
 )
 _POSTGRESQL = _Statements(
     # Locked in key order, so two transactions appending to the same chains cannot deadlock
@@ -79,6 +91,13 @@ _POSTGRESQL = _Statements(
     take_ids=(
         "SELECT nextval(pg_get_serial_sequence('audit_events', 'id')) FROM generate_series(1, %s)"
     ),
+    # The subquery is an InitPlan, run when RETURNING first needs it: after the UPDATE holds
+    # the head's row lock, so ids still grow along the chain.
+    claim_head=(
+        "UPDATE audit_chain_heads SET last_seq = last_seq + %(n)s WHERE chain = %(chain)s "
+        "RETURNING last_seq - %(n)s, last_hash, (SELECT array_agg(nextval("
+        "pg_get_serial_sequence('audit_events', 'id'))) FROM generate_series(1, %(n)s))"
+    ),
 )
 
 
@@ -93,8 +112,12 @@ def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any
     sql = _POSTGRESQL if postgresql else _SQLITE
     if not postgresql:
         _take_sqlite_write_lock(connection)
-    heads = _lock_heads(connection, sql, sorted({chain_of(obj.school_id) for obj in pending}))
-    ids = _take_ids(connection, sql, len(pending), postgresql)
+    chains = sorted({chain_of(obj.school_id) for obj in pending})
+    if len(chains) == 1:
+        heads, ids = _claim_head(connection, sql, chains[0], len(pending), postgresql)
+    else:
+        heads = _lock_heads(connection, sql, chains)
+        ids = _take_ids(connection, sql, len(pending), postgresql)
     for audit_event, event_id in zip(pending, ids, strict=True):
         _fill_defaults(audit_event)
         chain = chain_of(audit_event.school_id)
@@ -168,6 +191,22 @@ def _lock_heads(
         connection.exec_driver_sql(sql.create_head, [(chain, GENESIS_HASH) for chain in missing])
         heads.update(_read_heads(connection, sql, missing))
     return heads
+
+
+def _claim_head(
+    connection: Connection, sql: _Statements, chain: int, count: int, postgresql: bool
+) -> tuple[dict[int, tuple[int, str]], list[int]]:
+    # One statement: lock the head, move its sequence on by `count`, read it and take ids.
+    parameters: Any = {"n": count, "chain": chain} if postgresql else (count, chain)
+    row = connection.exec_driver_sql(sql.claim_head, parameters).first()
+    if row is None:
+        # The chain's first event: create its head (a racing creator's row wins), then claim.
+        connection.exec_driver_sql(sql.create_head, [(chain, GENESIS_HASH)])
+        row = connection.exec_driver_sql(sql.claim_head, parameters).one()
+    last_seq, last_hash, taken = row
+    # PostgreSQL hands back the ids; SQLite the largest so far, after which they follow.
+    ids = sorted(taken) if postgresql else [int(taken) + 1 + i for i in range(count)]
+    return {chain: (last_seq, last_hash)}, ids
 
 
 def _read_heads(
