@@ -69,11 +69,19 @@ def prune(workflow: Any) -> bool:
 
 
 def dump_pruned(serializer: BpmnWorkflowSerializer, workflow: Any) -> tuple[str, str]:
-    """The state as it is, and the state once finished work is pruned (in place) from it.
+    """The state as it is, and the state once finished work is pruned (in place) from it."""
+    full, pruned, _ = dump_pruned_document(serializer, workflow)
+    return full, pruned
+
+
+def dump_pruned_document(
+    serializer: BpmnWorkflowSerializer, workflow: Any
+) -> tuple[str, str, dict[str, Any]]:
+    """As dump_pruned, with the document the pruned state was dumped from (values not copied).
 
     The pruned document reuses the first serialization's task entries: only tasks whose
     parent or children changed are converted again, so pruning costs a walk, not a second
-    serialization.
+    serialization. When nothing is pruned, both states are the same string (one json.dumps).
     """
     registry = serializer.registry
     encoder = serializer._encoder_cls  # Spiff's encoder for values its registry leaves as they are
@@ -84,7 +92,7 @@ def dump_pruned(serializer: BpmnWorkflowSerializer, workflow: Any) -> tuple[str,
         full = json.dumps(document, cls=encoder)
         touched = _prune_workflows(workflow)
         if not touched:
-            return full, full
+            return full, full, document
         compact = dict(document)
         compact["tasks"] = _tasks_of(registry, workflow, document["tasks"], touched)
         compact["subprocesses"] = {
@@ -97,7 +105,7 @@ def dump_pruned(serializer: BpmnWorkflowSerializer, workflow: Any) -> tuple[str,
             for key, sub in document["subprocesses"].items()
             if UUID(key) in workflow.subprocesses
         }
-        return full, json.dumps(compact, cls=encoder)
+        return full, json.dumps(compact, cls=encoder), compact
     finally:
         registry._encoder_mode = False
 
