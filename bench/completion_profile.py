@@ -1,6 +1,7 @@
 """Profile one API task completion: the SQL statements it runs and where its CPU time goes.
 
     .venv/bin/python bench/completion_profile.py [--backend sqlite|postgres] [--top 25]
+        [--sort cumulative|tottime] [--quiet]
 
 Seeds an empty database as bench/api.py does (one client, a few incidents), walks one
 incident's S1 route through the Flask test client as a warm-up, then completes the tasks of
@@ -34,6 +35,9 @@ def main() -> None:
     parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgres"))
     parser.add_argument("--top", type=int, default=25, help="profile rows to print")
     parser.add_argument("--quiet", action="store_true", help="counts only, no statements")
+    parser.add_argument(
+        "--sort", default="cumulative", choices=("cumulative", "tottime"), help="profile order"
+    )
     args = parser.parse_args()
     from services.config import Settings
     from services.web import create_app
@@ -62,7 +66,7 @@ def main() -> None:
         walk(client, token, seeded.first_tasks[0][1], route, (statements, pings, args, profile))
         timed(client, token, seeded.first_tasks[0][2], route)
         stats = pstats.Stats(profile)
-        stats.sort_stats("cumulative").print_stats(args.top)
+        stats.sort_stats(args.sort).print_stats(args.top)
         engine.dispose()
 
 
