@@ -26,9 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
+
 from services.db import SqlAlchemyUnitOfWork
 from services.db.column_types import utcnow
-from services.db.models import HumanTask
+from services.db.models import HumanTask, School
 from services.messaging.ports import Delivery, MessageInvalid
 from services.notifications.break_glass import BREAK_GLASS_PATTERN, break_glass_alert
 from services.notifications.incident_messages import MESSAGE_PATTERN, message_alert
@@ -106,7 +108,7 @@ class Notifier:
         self, message: Delivery, uow: SqlAlchemyUnitOfWork
     ) -> tuple[Notice, list[Recipient]] | None:
         notice = read_notice(message)
-        task = uow.tasks.get(notice.task_id)
+        task = _task_of(uow, notice.task_id)
         if task is None or not _still_waiting(task, notice):
             logger.info(
                 "notifier: task %s no longer waits as event %s said: nobody told",
@@ -114,8 +116,7 @@ class Notifier:
                 message.message_id,
             )
             return None
-        school = uow.schools.get(notice.school_id)
-        if school is None or task.incident.school_id != school.id:
+        if task.school_id != notice.school_id:
             # Never trust the routing key's school over the task's own: tell nobody.
             raise MessageInvalid(
                 f"{message.event_type} {message.message_id}: task {notice.task_id} is not a "
@@ -125,7 +126,7 @@ class Notifier:
         told = Notice(
             kind=notice.kind,
             school_id=notice.school_id,
-            text=notice_text(notice.kind, school.name, task.name, url),
+            text=notice_text(notice.kind, task.school_name, task.name, url),
             link=task_path(notice.incident_id, notice.task_id),
             incident_id=notice.incident_id,
             task_id=notice.task_id,
@@ -151,7 +152,38 @@ def read_notice(message: Delivery) -> TaskNotice:
     )
 
 
-def _still_waiting(task: HumanTask, notice: TaskNotice) -> bool:
+@dataclass(frozen=True)
+class _Task:
+    """What the notifier needs of a task and its school."""
+
+    state: str
+    incident_id: str
+    assignee_id: int | None
+    school_id: int
+    name: str
+    school_name: str
+
+
+def _task_of(uow: SqlAlchemyUnitOfWork, task_id: str) -> _Task | None:
+    # One statement with the school's name: it runs for every event. The task's school_id is
+    # its incident's, which never changes (migration 0009), so the incident is not read.
+    query = (
+        select(
+            HumanTask.state,
+            HumanTask.incident_id,
+            HumanTask.assignee_id,
+            HumanTask.school_id,
+            HumanTask.name,
+            School.name,
+        )
+        .join(School, School.id == HumanTask.school_id)
+        .where(HumanTask.id == task_id)
+    )
+    row = uow.session.execute(query).one_or_none()
+    return _Task(*row) if row is not None else None
+
+
+def _still_waiting(task: _Task, notice: TaskNotice) -> bool:
     if task.state != "ready" or task.incident_id != notice.incident_id:
         return False
     if notice.kind == TASK_ASSIGNED:

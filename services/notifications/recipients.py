@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import IncidentExclusion, Membership, User
@@ -44,8 +44,7 @@ def people_for_ready_task(
     holders = select(Membership.user_id).where(
         Membership.school_id == school_id, Membership.role.in_(acting)
     )
-    members = _active_members(uow, school_id, holders)
-    excluded = _excluded(uow, incident_id, members)
+    members, excluded = _active_members(uow, school_id, incident_id, holders)
     return [
         Recipient(user_id, email)
         for user_id, (email, roles) in sorted(members.items())
@@ -63,11 +62,10 @@ def assignee_of_task(
     assignee_id: int,
 ) -> Recipient | None:
     """The person given the task, if they are active and may still act on it."""
-    members = _active_members(uow, school_id, [assignee_id])
+    members, excluded = _active_members(uow, school_id, incident_id, [assignee_id])
     if assignee_id not in members:
         return None
     email, roles = members[assignee_id]
-    excluded = _excluded(uow, incident_id, members)
     decision = can_complete_task(
         assignee_id, roles, lane, (), assignee_id, is_excluded=assignee_id in excluded
     )
@@ -81,8 +79,7 @@ def dsls_of_incident(
     holders = select(Membership.user_id).where(
         Membership.school_id == school_id, Membership.role == DSL_ROLE
     )
-    members = _active_members(uow, school_id, holders)
-    excluded = _excluded(uow, incident_id, members)
+    members, excluded = _active_members(uow, school_id, incident_id, holders)
     return [
         Recipient(user_id, email)
         for user_id, (email, _roles) in sorted(members.items())
@@ -91,12 +88,22 @@ def dsls_of_incident(
 
 
 def _active_members(
-    uow: SqlAlchemyUnitOfWork, school_id: int, user_ids: Select[Any] | list[int]
-) -> dict[int, tuple[str, frozenset[str]]]:
+    uow: SqlAlchemyUnitOfWork, school_id: int, incident_id: str, user_ids: Select[Any] | list[int]
+) -> tuple[dict[int, tuple[str, frozenset[str]]], frozenset[int]]:
+    """The active ones' roles in the school, and which of them are kept out of the incident."""
     # Every role each of these people holds in the school: the policy decides on all of them.
+    # One statement (the exclusions joined in): it runs for every event the notifier handles.
+    kept_out = IncidentExclusion.id.is_not(None)
     query = (
-        select(User.id, User.email, Membership.role)
+        select(User.id, User.email, Membership.role, kept_out)
         .join(Membership, Membership.user_id == User.id)
+        .outerjoin(
+            IncidentExclusion,
+            and_(
+                IncidentExclusion.incident_id == incident_id,
+                IncidentExclusion.user_id == User.id,
+            ),
+        )
         .where(
             Membership.school_id == school_id,
             User.is_active.is_(True),
@@ -104,18 +111,10 @@ def _active_members(
         )
     )
     found: dict[int, tuple[str, set[str]]] = {}
-    for user_id, email, role in uow.session.execute(query):
+    excluded: set[int] = set()
+    for user_id, email, role, is_excluded in uow.session.execute(query):
         found.setdefault(user_id, (email, set()))[1].add(role)
-    return {uid: (email, frozenset(roles)) for uid, (email, roles) in found.items()}
-
-
-def _excluded(
-    uow: SqlAlchemyUnitOfWork, incident_id: str, members: Collection[int]
-) -> frozenset[int]:
-    if not members:
-        return frozenset()
-    query = select(IncidentExclusion.user_id).where(
-        IncidentExclusion.incident_id == incident_id,
-        IncidentExclusion.user_id.in_(sorted(members)),
-    )
-    return frozenset(uow.session.scalars(query))
+        if is_excluded:
+            excluded.add(user_id)
+    members = {uid: (email, frozenset(roles)) for uid, (email, roles) in found.items()}
+    return members, frozenset(excluded)
