@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.column_types import utcnow
@@ -119,9 +119,15 @@ class EmailQueueSender:
     def _claim(self) -> list[_Claimed]:
         now = self._clock()
         with self._uow_factory() as uow:
-            due = uow.notifications.due_emails(now, self._batch_size)
-            claimed = [
+            due = [
                 _Claimed(e.message_id, e.user_id, e.subject, e.body, e.attempts, e.queued_at)
+                for e in uow.notifications.due_emails(now, self._batch_size)
+            ]
+            # Each claim's UPDATE would otherwise check every loaded email against its
+            # criteria (SQLAlchemy's session synchronisation): quadratic in the batch.
+            uow.session.expunge_all()
+            claimed = [
+                e
                 for e in due
                 if uow.notifications.claim_email(e.message_id, e.user_id, now, now + CLAIM_LEASE)
             ]
@@ -176,28 +182,36 @@ def _address_or_reason(
     uow: SqlAlchemyUnitOfWork, message_id: str, user_id: int
 ) -> tuple[str, str | None]:
     """The person's address now, or why the email is no longer to be sent."""
-    notification = uow.session.scalar(
-        select(Notification).where(
-            Notification.message_id == message_id, Notification.user_id == user_id
+    # One statement (every email asks it, just before it goes): the notification, with its
+    # person, their membership of its school and its task joined in.
+    member = (
+        exists()
+        .where(
+            Membership.user_id == Notification.user_id,
+            Membership.school_id == Notification.school_id,
         )
+        .correlate(Notification)
     )
-    if notification is None:
+    query = (
+        select(Notification.kind, Notification.task_id, User.email, User.is_active, member)
+        .select_from(Notification)
+        .outerjoin(User, User.id == Notification.user_id)
+        .outerjoin(HumanTask, HumanTask.id == Notification.task_id)
+        .add_columns(HumanTask.state)
+        .where(Notification.message_id == message_id, Notification.user_id == user_id)
+        .limit(1)
+    )
+    found = uow.session.execute(query).first()
+    if found is None:
         return "", "not sent: its notification is gone (the incident was deleted)"
-    person = uow.session.get(User, user_id)
-    if person is None or not person.is_active:
+    kind, task_id, email, is_active, is_member, task_state = found
+    if email is None or not is_active:
         return "", "not sent: the person's account is not active"
-    member = uow.session.scalar(
-        select(Membership.user_id).where(
-            Membership.user_id == user_id, Membership.school_id == notification.school_id
-        )
-    )
-    if member is None:
+    if not is_member:
         return "", "not sent: the person no longer belongs to the school"
-    if notification.kind in _TASK_KINDS and notification.task_id is not None:
-        task = uow.session.get(HumanTask, notification.task_id)
-        if task is None or task.state != "ready":
-            return "", "not sent: the task no longer waits"
-    return person.email, None
+    if kind in _TASK_KINDS and task_id is not None and task_state != "ready":
+        return "", "not sent: the task no longer waits"
+    return str(email), None
 
 
 @dataclass(frozen=True)
