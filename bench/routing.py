@@ -16,9 +16,14 @@ emails (two per task-ready event, one per DSL); `--no-email` leaves SMTP unset i
 2. Routing latency: completes each incident's "initial review" through the domain bus, one
    after another from one thread, as a DSL would (at most `--rate` a second, if given). For
    every task-ready event those commits wrote, latency = the notifier's
-   processed_messages.processed_at (stamped just before its commit) - the outbox row's
-   created_at (stamped at the INSERT, just before the completion's commit). Printed:
-   p50/p95/max, commit -> published (sent_at) for comparison, and the notifier's pace.
+   processed_messages.processed_at (stamped just before its commit) - the moment the
+   completion's COMMIT was sent (noted in this process, by a hook on its engine and sessions).
+   Printed: p50/p95/max, commit -> published (sent_at) for comparison, the same two from the
+   outbox row's created_at (stamped at its INSERT, earlier in the completion's transaction:
+   the time from there to the COMMIT is the completion's, not the routing's), the
+   notifier's pace, and the CPU (user + system, from /proc) the relay, the notifier and the
+   mailer used per event from the first completion until every email was settled: work
+   counted, which the machine's other load disturbs far less than the latencies.
 3. Relay throughput: commits `--events` outbox rows at once (timer-scheduled events, which no
    consumer binds: the broker keeps them in `<prefix>.unrouted`) and times commit -> the last
    row marked sent by the relay (confirmed by the broker).
@@ -56,15 +61,16 @@ from typing import Any
 
 import pika
 import pika.exceptions
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from services.bootstrap import Runtime, bootstrap
 from services.config import Settings
 from services.db import upgrade_database
 from services.db.column_types import utcnow
-from services.db.models import OutboxMessage, ProcessedMessage
+from services.db.models import EmailDelivery, OutboxMessage, ProcessedMessage
 from services.domain.commands import CompleteTask, DeployDefinitions, StartIncident
 from services.messaging.confirms import ConfirmingConnection
 from services.messaging.ports import OutgoingMessage
@@ -154,32 +160,100 @@ def handled_count(runtime: Runtime, message_ids: list[str]) -> int:
         return int(uow.session.scalar(query) or 0)
 
 
+class CommitClock:
+    """Notes when the transaction that wrote each outbox row sent its COMMIT (this process)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._commit_sent: datetime | None = None
+        self.committed: dict[str, datetime] = {}
+
+    def install(self) -> None:
+        """Hook the engine's commits and every session's flushes and commits."""
+        event.listen(self._engine, "commit", self._on_commit)
+        event.listen(Session, "after_flush", self._after_flush)
+        event.listen(Session, "after_commit", self._after_commit)
+
+    def remove(self) -> None:
+        """Unhook."""
+        event.remove(self._engine, "commit", self._on_commit)
+        event.remove(Session, "after_flush", self._after_flush)
+        event.remove(Session, "after_commit", self._after_commit)
+
+    def _on_commit(self, _connection: Connection) -> None:
+        # Just before the COMMIT goes to the server: the commit's own time counts as routing.
+        self._commit_sent = utcnow()
+
+    def _after_flush(self, session: Session, _context: Any) -> None:
+        written = [o.message_id for o in session.new if isinstance(o, OutboxMessage)]
+        session.info.setdefault("bench_outbox", []).extend(written)
+
+    def _after_commit(self, session: Session) -> None:
+        written = session.info.pop("bench_outbox", [])
+        if written and self._commit_sent is not None:
+            self.committed.update(dict.fromkeys(written, self._commit_sent))
+
+
 @dataclass(frozen=True)
 class Timings:
-    """Per message, in ms: commit -> handled by the notifier, commit -> published; and the
-    notifier's pace: messages/s from its first handling to its last."""
+    """Per message, in ms: commit -> handled by the notifier, commit -> published, the same two
+    from the outbox INSERT; and the notifier's pace: messages/s from first handling to last."""
 
     handled: list[float]
     published: list[float]
+    handled_from_insert: list[float]
+    published_from_insert: list[float]
     notifier_rate: float
 
 
-def latencies(runtime: Runtime, message_ids: list[str]) -> Timings:
-    """The timings of these messages."""
+def latencies(runtime: Runtime, message_ids: list[str], committed: dict[str, datetime]) -> Timings:
+    """The timings of these messages (`committed`: when each one's COMMIT was sent)."""
     with runtime.unit_of_work() as uow:
         rows = uow.session.execute(
-            select(OutboxMessage.created_at, OutboxMessage.sent_at, ProcessedMessage.processed_at)
+            select(
+                OutboxMessage.message_id,
+                OutboxMessage.created_at,
+                OutboxMessage.sent_at,
+                ProcessedMessage.processed_at,
+            )
             .join(ProcessedMessage, ProcessedMessage.message_id == OutboxMessage.message_id)
             .where(
                 ProcessedMessage.consumer == "notifier",
                 OutboxMessage.message_id.in_(message_ids),
             )
         ).all()
-    handled = [(p - c).total_seconds() * 1000 for c, _s, p in rows]
-    published = [(s - c).total_seconds() * 1000 for c, s, _p in rows if s is not None]
-    done = sorted(p for _c, _s, p in rows)
+    missing = [m for m, *_ in rows if m not in committed]
+    if missing:
+        raise RuntimeError(f"no commit time noted for {len(missing)} events, e.g. {missing[0]}")
+
+    def ms(later: datetime | None, earlier: datetime) -> float | None:
+        return (later - earlier).total_seconds() * 1000 if later is not None else None
+
+    def kept(values: list[float | None]) -> list[float]:
+        return [v for v in values if v is not None]
+
+    done = sorted(p for _m, _c, _s, p in rows)
     span = (done[-1] - done[0]).total_seconds() if len(done) > 1 else 0.0
-    return Timings(handled, published, (len(done) - 1) / span if span else float("nan"))
+    return Timings(
+        handled=kept([ms(p, committed[m]) for m, _c, _s, p in rows]),
+        published=kept([ms(s, committed[m]) for m, _c, s, _p in rows]),
+        handled_from_insert=kept([ms(p, c) for _m, c, _s, p in rows]),
+        published_from_insert=kept([ms(s, c) for _m, c, s, _p in rows]),
+        notifier_rate=(len(done) - 1) / span if span else float("nan"),
+    )
+
+
+def pending_emails(runtime: Runtime) -> int:
+    """How many queued emails the mailer has not settled yet."""
+    with runtime.unit_of_work() as uow:
+        query = select(func.count()).where(EmailDelivery.state == "pending")
+        return int(uow.session.scalar(query) or 0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU (user + system) a child process has used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def p95_of(values: list[float]) -> float:
@@ -419,11 +493,20 @@ def run(args: argparse.Namespace) -> None:
             try:
                 world = seed(runtime)
                 mailer = process("mailer", env, logs) if smtp is not None else nullcontext()
-                with process("notifier", env, logs), process("relay", env, logs), mailer:
+                with (
+                    process("notifier", env, logs) as notifier,
+                    process("relay", env, logs) as relay,
+                    mailer as mailing,
+                ):
                     wait_for(
                         lambda: queue_exists(topology.queue("notifier")), args.timeout, "the queue"
                     )
-                    figures = measure(args, runtime, world, topology.events_exchange, emails)
+                    children = {"relay": relay.pid, "notifier": notifier.pid}
+                    if mailing is not None:
+                        children["mailer"] = mailing.pid
+                    figures = measure(
+                        args, runtime, world, topology.events_exchange, emails, children
+                    )
                     if args.json:
                         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
             finally:
@@ -464,6 +547,7 @@ def measure(
     world: World,
     exchange: str,
     emails: Callable[[], int],
+    children: dict[str, int],
 ) -> dict[str, float]:
     """The three measurements, printed; returns the figures bench/run.py collects."""
     timeout = args.timeout
@@ -474,16 +558,28 @@ def measure(
     with runtime.unit_of_work() as uow:
         since = int(uow.session.scalar(select(func.max(OutboxMessage.id))) or 0)
 
+    wait_for(lambda: not pending_emails(runtime), timeout, "the set-up emails")
+    cpu_before = {name: cpu_seconds(pid) for name, pid in children.items()}
     review_data = s1_data(1)
-    start = time.perf_counter()
-    for number, task_id in enumerate(reviews):
-        if args.rate:
-            time.sleep(max(0.0, start + number / args.rate - time.perf_counter()))
-        runtime.bus.handle(CompleteTask(task_id, world.dsl_id, review_data))
-    driving = time.perf_counter() - start
+    clock = CommitClock(runtime.engine)
+    clock.install()
+    try:
+        start = time.perf_counter()
+        for number, task_id in enumerate(reviews):
+            if args.rate:
+                time.sleep(max(0.0, start + number / args.rate - time.perf_counter()))
+            runtime.bus.handle(CompleteTask(task_id, world.dsl_id, review_data))
+        driving = time.perf_counter() - start
+    finally:
+        clock.remove()
     ready = routed_ready_ids(runtime, since)
     wait_for(lambda: handled_count(runtime, ready) == len(ready), timeout, "the notifier")
-    timings = latencies(runtime, ready)
+    timings = latencies(runtime, ready, clock.committed)
+    wait_for(lambda: not pending_emails(runtime), timeout, "the mailer")
+    cpu_per_event = {
+        name: (cpu_seconds(pid) - cpu_before[name]) * 1000 / max(len(ready), 1)
+        for name, pid in children.items()
+    }
 
     rows = throughput_rows(args.events, world.school_id)
     relay_rate = relay_throughput(runtime, rows, timeout)
@@ -501,8 +597,12 @@ def measure(
                 f"{len(ready)} task-ready events ({email})",
                 f"  commit -> notifier handled   {percentiles(timings.handled)}",
                 f"  commit -> relay published    {percentiles(timings.published)}",
+                f"  insert -> notifier handled   {percentiles(timings.handled_from_insert)}",
+                f"  insert -> relay published    {percentiles(timings.published_from_insert)}",
                 f"  notifier pace, first to last handled: {timings.notifier_rate:.0f} events/s "
                 "(equals the completion rate while it keeps up)",
+                "  CPU per event (user+system, until every email went): "
+                + ", ".join(f"{name} {ms:.2f} ms" for name, ms in cpu_per_event.items()),
                 "",
                 f"Throughput ({args.events} events committed at once, no consumer binds them):",
                 f"  relay (outbox -> broker, confirmed, marked sent)   {relay_rate:8.0f} events/s",
@@ -516,6 +616,8 @@ def measure(
     return {
         "routing_p95_ms": round(p95_of(timings.handled), 2),
         "routing_publish_p95_ms": round(p95_of(timings.published), 2),
+        "routing_from_insert_p95_ms": round(p95_of(timings.handled_from_insert), 2),
+        **{f"routing_cpu_{name}_ms": round(ms, 3) for name, ms in cpu_per_event.items()},
         "relay_per_s": round(relay_rate),
         "relay_raw_blocking_per_s": round(blocking_rate),
     }
