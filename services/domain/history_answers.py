@@ -48,9 +48,18 @@ def record_completion(
 
 
 def note_case_facts(
-    uow: SqlAlchemyUnitOfWork, incident: Incident, data: Mapping[str, Any], now: datetime
+    uow: SqlAlchemyUnitOfWork,
+    incident: Incident,
+    data: Mapping[str, Any],
+    now: datetime,
+    *,
+    known: tuple[IncidentCaseFacts | None] | None = None,
 ) -> None:
-    """Bring the incident's facts row (route, referral, criteria, classification) in line."""
+    """Bring the incident's facts row (route, referral, criteria, classification) in line.
+
+    `known`: the row as the caller loaded it in this transaction, (None,) for none, so it
+    is not read again.
+    """
     route = data.get("route")
     immediate = _immediate(data.get("immediate_referral"))
     criteria = _criteria(data.get("referral_criteria"))
@@ -62,9 +71,12 @@ def note_case_facts(
         "referral_criteria": held if len(held) <= MAX_CRITERIA_TEXT else "",
         "classification": classification[:64] if isinstance(classification, str) else None,
     }
-    # No autoflush: flushing the incident here and again at commit would bump its version twice.
-    with uow.session.no_autoflush:
-        row = uow.session.get(IncidentCaseFacts, incident.id)
+    if known is not None:
+        (row,) = known
+    else:
+        # No autoflush: flushing the incident here and at commit would bump its version twice.
+        with uow.session.no_autoflush:
+            row = uow.session.get(IncidentCaseFacts, incident.id)
     if row is None:
         uow.session.add(
             IncidentCaseFacts(

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import exists, func, or_, select
+from sqlalchemy import BindParameter, Integer, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, undefer
 
 from services.db.models import (
     Child,
+    ExternalTask,
     HumanTask,
     Incident,
+    IncidentCaseFacts,
     IncidentChild,
     IncidentExclusion,
     Membership,
@@ -32,6 +35,9 @@ class TaskIncident:
     roles: frozenset[str]  # the user's roles in the incident's school
     is_excluded: bool
     is_involved: bool  # assigned to, or completed, one of the incident's tasks
+    # Whether the incident has external task rows: without any, a step need not read them.
+    has_external_tasks: bool = True
+    case_facts: IncidentCaseFacts | None = None  # the incident's facts row, if it has one
 
 
 class IncidentRepository:
@@ -157,36 +163,20 @@ class IncidentRepository:
     def lock_for_task(self, task_id: str, user_id: int) -> TaskIncident | None:
         """The incident of a task, locked as `get_for_update` does, with the user's standing.
 
-        One statement where a command on a task would otherwise run five (the task's incident,
-        the incident, the user's roles, exclusion, involvement). None for an unknown task.
+        One statement where a command on a task would otherwise run seven (the task's incident,
+        the incident, the user's roles, exclusion, involvement, whether it has external tasks,
+        and its case facts row).
+        None for an unknown task.
         """
-        roles = (
-            select(_joined_roles(self._session))
-            .where(Membership.user_id == user_id, Membership.school_id == Incident.school_id)
-            .scalar_subquery()
-        )
-        excluded = exists().where(
-            IncidentExclusion.incident_id == Incident.id, IncidentExclusion.user_id == user_id
-        )
-        other = aliased(HumanTask)
-        involved = exists().where(
-            other.incident_id == Incident.id,
-            or_(other.assignee_id == user_id, other.completed_by == user_id),
-        )
-        query = (
-            select(Incident, roles, excluded, involved)
-            .join(HumanTask, HumanTask.incident_id == Incident.id)
-            .where(HumanTask.id == task_id)
-            .options(undefer(Incident.state))
-            .with_for_update(of=Incident)
-            .execution_options(populate_existing=True)
-        )
-        row = self._session.execute(query).first()
+        query = _lock_for_task_query(self._session.get_bind().dialect.name)
+        row = self._session.execute(query, {"task_id": task_id, "user_id": user_id}).first()
         if row is None:
             return None
-        incident, joined, is_excluded, is_involved = row
+        incident, facts, joined, is_excluded, is_involved, has_external = row
         held = frozenset(joined.split(",")) if joined else frozenset()
-        return TaskIncident(incident, held, bool(is_excluded), bool(is_involved))
+        return TaskIncident(
+            incident, held, bool(is_excluded), bool(is_involved), bool(has_external), facts
+        )
 
     def is_excluded(self, incident_id: str, user_id: int) -> bool:
         """Tell whether this person is excluded from this incident."""
@@ -196,9 +186,39 @@ class IncidentRepository:
         return self._session.scalar(query) is not None
 
 
-def _joined_roles(session: Session) -> Any:
+@cache
+def _lock_for_task_query(dialect: str) -> Any:
+    # Built once per dialect (the statement cache then skips compiling it): its alias and
+    # subqueries cost more to build than the statement takes to run.
+    user_id: BindParameter[int] = bindparam("user_id", type_=Integer)
+    roles = (
+        select(_joined_roles(dialect))
+        .where(Membership.user_id == user_id, Membership.school_id == Incident.school_id)
+        .scalar_subquery()
+    )
+    excluded = exists().where(
+        IncidentExclusion.incident_id == Incident.id, IncidentExclusion.user_id == user_id
+    )
+    other = aliased(HumanTask)
+    involved = exists().where(
+        other.incident_id == Incident.id,
+        or_(other.assignee_id == user_id, other.completed_by == user_id),
+    )
+    external = exists().where(ExternalTask.incident_id == Incident.id)
+    return (
+        select(Incident, IncidentCaseFacts, roles, excluded, involved, external)
+        .join(HumanTask, HumanTask.incident_id == Incident.id)
+        .outerjoin(IncidentCaseFacts, IncidentCaseFacts.incident_id == Incident.id)
+        .where(HumanTask.id == bindparam("task_id"))
+        .options(undefer(Incident.state))
+        .with_for_update(of=Incident)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _joined_roles(dialect: str) -> Any:
     # Role names are identifiers (no commas): one comma-joined text carries the set.
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         return func.string_agg(Membership.role, ",")
     return func.group_concat(Membership.role, ",")
 

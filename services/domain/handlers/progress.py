@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.db import SqlAlchemyUnitOfWork
-from services.db.models import ExternalTask, HumanTask, Incident
+from services.db.models import ExternalTask, HumanTask, Incident, IncidentCaseFacts
 from services.db.repositories.step_history import StepHistoryRepository
 from services.domain.due_dates import due_at_for
 from services.domain.events import (
@@ -39,27 +39,42 @@ class Step:
     calendar: Calendar
 
 
+@dataclass(frozen=True)
+class Preloaded:
+    """Rows of the incident the caller read already, so a step does not read them again."""
+
+    external_rows: Sequence[ExternalTask] | None  # None: not read, read them when needed
+    case_facts: IncidentCaseFacts | None  # None: the incident has no facts row yet
+
+
 def record_progress(
     uow: SqlAlchemyUnitOfWork,
     incident: Incident,
     ready_rows: Sequence[HumanTask],
     status: InstanceStatus,
     step: Step,
+    *,
+    preloaded: Preloaded | None = None,
 ) -> list[Event]:
     """Save the new state and bring human tasks, timers and status in line with it.
 
     The state saved is pruned of finished work; the steps pruning released are written in
     the same transaction, so the history readers (services/domain/history_steps.py) lose none.
+    `preloaded`: the incident's external task rows and facts row, when the caller has them.
     """
     StepHistoryRepository(uow.session).add(incident.id, status.released_steps)
     incident.state = status.state_to_store
     events: list[Event] = []
     events += _finish_rows(uow, incident, ready_rows, status, step)
     events += _add_ready(uow, incident, ready_rows, status, step)
-    events += _sync_external(uow, incident, status, step)
+    events += _sync_external(uow, incident, status, step, preloaded)
     events += _schedule_timer(incident, status)
     events += _close(uow, incident, status, step)
-    note_case_facts(uow, incident, status.data, step.now)  # route and criteria, for lists
+    # Route and criteria, for lists.
+    if preloaded is None:
+        note_case_facts(uow, incident, status.data, step.now)
+    else:
+        note_case_facts(uow, incident, status.data, step.now, known=(preloaded.case_facts,))
     return events
 
 
@@ -161,13 +176,19 @@ def _add_row(
 
 
 def _sync_external(
-    uow: SqlAlchemyUnitOfWork, incident: Incident, status: InstanceStatus, step: Step
+    uow: SqlAlchemyUnitOfWork,
+    incident: Incident,
+    status: InstanceStatus,
+    step: Step,
+    preloaded: Preloaded | None,
 ) -> list[Event]:
     # Open rows the engine no longer lists were taken away (a boundary event, say); the
     # handler of CompleteExternalTask marks its own row completed before calling us.
-    # No autoflush: flushing the incident here and again at commit would bump its version twice.
-    with uow.session.no_autoflush:
-        rows = uow.external_tasks.for_incident(incident.id)
+    rows = preloaded.external_rows if preloaded is not None else None
+    if rows is None:
+        # No autoflush: flushing the incident here and at commit would bump its version twice.
+        with uow.session.no_autoflush:
+            rows = uow.external_tasks.for_incident(incident.id)
     waiting = {view.id for view in status.external}
     for row in rows:
         if row.state in ("waiting", "failed") and row.id not in waiting:

@@ -8,6 +8,7 @@ from typing import Any
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import Incident
+from services.db.repositories.incidents import TaskIncident
 from services.domain.access import can_complete_task, can_view_incident
 from services.domain.commands import CompleteTask
 from services.domain.dependencies import Dependencies
@@ -21,7 +22,7 @@ from services.domain.handlers.common import (
     task_target,
     write_outbox,
 )
-from services.domain.handlers.progress import Step, record_progress
+from services.domain.handlers.progress import Preloaded, Step, record_progress
 from services.domain.history_answers import record_completion
 from services.domain.results import Outcome
 from workflow import engine
@@ -34,7 +35,8 @@ def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
     """Validate and submit a task's form; raise before writing anything if any check fails."""
     now = deps.clock.now()
     with deps.uow_factory() as uow:
-        incident, facts = _lock_with_facts(uow, command.task_id, command.actor_id)
+        found = _lock(uow, command.task_id, command.actor_id)
+        incident, facts = found.incident, _user_facts(found)
         if can_view_incident(facts.roles, facts.is_involved, facts.is_excluded).refusal == "hidden":
             raise NotFound(f"task {command.task_id} not found")
         check_version(incident, command.expected_incident_version)
@@ -76,22 +78,29 @@ def complete_task(command: CompleteTask, deps: Dependencies) -> Outcome:
         view, data_before = seen[0]
         _audit_completion(uow, incident, view, data_before, command, now)
         step = Step(now, command.actor_id, command.task_id, deps.calendar)
-        events: list[Event] = record_progress(uow, incident, rows, after, step)
+        # The lock read the facts row; an incident without external task rows has none to
+        # read back before syncing them.
+        external = None if found.has_external_tasks else ()
+        preloaded = Preloaded(external, found.case_facts)
+        events: list[Event] = record_progress(uow, incident, rows, after, step, preloaded=preloaded)
         write_outbox(uow, events)
         uow.commit()
         return Outcome(tuple(events), incident.id, incident.version_id, incident.reference)
 
 
-def _lock_with_facts(
-    uow: SqlAlchemyUnitOfWork, task_id: str, user_id: int
-) -> tuple[Incident, UserFacts]:
-    # One statement for what `incident_id_of_task`, `lock_incident` and `user_facts` read.
+def _lock(uow: SqlAlchemyUnitOfWork, task_id: str, user_id: int) -> TaskIncident:
+    # One statement for what `incident_id_of_task`, `lock_incident` and `user_facts` read,
+    # with the incident's facts row and whether it has external task rows.
     found = uow.incidents.lock_for_task(task_id, user_id)
     if found is None:
         raise NotFound(f"task {task_id} not found")
+    return found
+
+
+def _user_facts(found: TaskIncident) -> UserFacts:
     if not found.roles:  # no role in the school: nothing else can grant access
-        return found.incident, UserFacts(found.roles, False, False)
-    return found.incident, UserFacts(found.roles, found.is_excluded, found.is_involved)
+        return UserFacts(found.roles, False, False)
+    return UserFacts(found.roles, found.is_excluded, found.is_involved)
 
 
 def _no_longer_ready(incident: Incident, facts: UserFacts, task_id: str) -> Exception:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, delete, event, func, select, text
+from sqlalchemy import ColumnElement, Float, Select, bindparam, delete, event, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -167,16 +168,12 @@ def _latest_answer(bpmn_id: str) -> Any:
     )
 
 
-def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]]:
-    """The report rows of these incidents, from their facts, tasks and standing answers.
-
-    One statement: each incident joined to its facts, its latest review and deletion tasks
-    and its latest answers of the three steps the rows read.
-    """
-    dialect = session.get_bind().dialect.name
+@cache
+def _rows_query(dialect: str) -> Select[*tuple[Any, ...]]:
+    # Built once per dialect: its aliases cost more to build than the statement to run.
     review, deletion = aliased(HumanTask), aliased(HumanTask)
     parents, outcome, confirmed = aliased(CaseAnswer), aliased(CaseAnswer), aliased(CaseAnswer)
-    query = (
+    return (
         select(
             Incident.id,
             Incident.school_id,
@@ -198,10 +195,19 @@ def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]
         .outerjoin(parents, parents.id == _latest_answer(PARENTS_STEP))
         .outerjoin(outcome, outcome.id == _latest_answer(OUTCOME_STEP))
         .outerjoin(confirmed, confirmed.id == _latest_answer(DELETION_STEP))
-        .where(Incident.id.in_(incident_ids))
+        .where(Incident.id.in_(bindparam("incident_ids", expanding=True)))
     )
+
+
+def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]]:
+    """The report rows of these incidents, from their facts, tasks and standing answers.
+
+    One statement: each incident joined to its facts, its latest review and deletion tasks
+    and its latest answers of the three steps the rows read.
+    """
+    query = _rows_query(session.get_bind().dialect.name)
     rows: list[dict[str, Any]] = []
-    for found in session.execute(query):
+    for found in session.execute(query, {"incident_ids": incident_ids}):
         (incident_id, school_id, created_at, status, route, criteria) = found[:6]
         row = {
             "incident_id": incident_id,
