@@ -95,7 +95,12 @@ def project(session: Session, incident_ids: list[str]) -> None:
 
 
 def _upsert(session: Session) -> Any:
-    dialect = session.get_bind().dialect.name
+    return _upsert_for(session.get_bind().dialect.name)
+
+
+@cache
+def _upsert_for(dialect: str) -> Any:
+    # Built once per dialect: building it cost more than running it.
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = insert(IncidentReportRow)
     columns = [c.name for c in IncidentReportRow.__table__.columns if c.name != "incident_id"]
