@@ -79,6 +79,11 @@ class Consumer(Protocol):
     message as processed in the same transaction and commits both, then acks. Raise
     MessageInvalid for a message that can never succeed; any other exception is retried and
     the message dead-lettered after the last attempt.
+
+    Before `handle`, the framework looks the message up among the processed ones. A consumer
+    with a true `effects_only_in_transaction` attribute (nothing done outside `uow`: no
+    email sent, no job run) is spared that look-up: a duplicate is handled again and its
+    commit refused on the processed_messages key, which rolls its effects back.
     """
 
     @property

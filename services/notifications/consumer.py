@@ -80,6 +80,9 @@ class Notifier:
 
     name = NOTIFIER_NAME
     bindings = NOTIFIER_BINDINGS
+    # It only writes notifications and queued emails through the unit of work (the mailer
+    # sends them): a duplicate event's writes roll back with its refused commit.
+    effects_only_in_transaction = True
 
     def __init__(
         self,
