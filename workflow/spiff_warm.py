@@ -31,10 +31,7 @@ from SpiffWorkflow.util.task import TaskState
 from workflow.definition import Definition
 
 ENABLED = True  # False: every command restores its workflow, as before (differential tests)
-MAX_PER_THREAD = 32  # workflows a thread keeps at most
-# And at most this much state text: a restored workflow takes ~8x its state's length in memory
-# (a 12 KB state ~0.1 MB), so ~16 MB a thread, however large some instances grow.
-MAX_CHARS_PER_THREAD = 2_000_000
+MAX_PER_THREAD = 32  # a pruned instance is ~0.1-0.3 MB in memory; a thread keeps at most this many
 
 Key = tuple[str, str]  # (definition digest, the exact state string the workflow serializes to)
 
@@ -60,15 +57,11 @@ def keep(definition: Definition, state: str, workflow: Any) -> None:
     """Keep `workflow`, whose serialization is exactly `state`, for this thread's next command."""
     if not ENABLED:
         return
-    if len(state) > MAX_CHARS_PER_THREAD // 4:
-        return  # one instance must not push out the others
     cache = _cache()
     cache[(definition.digest, state)] = workflow
     cache.move_to_end((definition.digest, state))
-    chars = sum(len(key[1]) for key in cache)
-    while len(cache) > MAX_PER_THREAD or chars > MAX_CHARS_PER_THREAD:
-        (_, evicted), _ = cache.popitem(last=False)
-        chars -= len(evicted)
+    while len(cache) > MAX_PER_THREAD:
+        cache.popitem(last=False)
 
 
 def clear() -> None:

@@ -294,24 +294,3 @@ def test_a_container_shared_in_memory_does_not_round_trip() -> None:
     shared = [1, 2]
     assert not spiff_warm.round_trips({"a": shared, "b": shared})
     assert spiff_warm.round_trips({"a": [1, 2], "b": [1, 2], "when": NOW, "on": NOW.date()})
-
-
-def test_the_cache_keeps_at_most_its_budget_of_state_text(
-    definition: Definition, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    status, task_id = first_task(definition)
-    step = engine.complete_task(definition, status.state, task_id, answers(definition, status), NOW)
-    size = len(step.state_to_store)
-    spiff_warm.clear()
-    monkeypatch.setattr(spiff_warm, "MAX_CHARS_PER_THREAD", size * 9 // 2)
-    for _ in range(6):
-        status, task_id = first_task(definition)
-        data = answers(definition, status)
-        engine.complete_task(definition, status.state, task_id, data, NOW)
-        assert spiff_warm.size() <= 4
-    assert spiff_warm.size() >= 3  # the states differ a little in length (times, ids)
-    monkeypatch.setattr(spiff_warm, "MAX_CHARS_PER_THREAD", 2 * size)
-    spiff_warm.clear()
-    status, task_id = first_task(definition)
-    engine.complete_task(definition, status.state, task_id, answers(definition, status), NOW)
-    assert spiff_warm.size() == 0  # one state over a quarter of the budget is never kept
