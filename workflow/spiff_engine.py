@@ -439,7 +439,7 @@ def _keep_warm(command: Command, state: str, document: dict[str, Any]) -> None:
     # Only what a fresh restore of `state` would rebuild as it is: aligned, values exact.
     if command.warm_for is None or not spiff_warm.ENABLED:
         return
-    if spiff_warm.align(command.workflow, document) and spiff_warm.state_round_trips(document):
+    if spiff_warm.align(command.workflow, document) and spiff_warm.round_trips(document):
         spiff_warm.keep(command.warm_for, state, command.workflow)
 
 

@@ -133,21 +133,6 @@ def _restore_order(workflow: Any) -> list[UUID]:
 _PLAIN = (str, int, float, bool, type(None))
 
 
-def state_round_trips(document: dict[str, Any]) -> bool:
-    """round_trips for the parts of a state document that hold values from memory.
-
-    Only data, internal data, events and correlations: a task entry's other fields are ids,
-    states and flags the converters wrote themselves.
-    """
-    values: list[Any] = []
-    for owner in [document, *document.get("subprocesses", {}).values()]:
-        values += [owner.get("data"), owner.get("correlations")]
-        for entry in owner["tasks"].values():
-            values += [entry.get("data"), entry.get("delta"), entry.get("internal_data")]
-    values.append(document.get("bpmn_events"))
-    return round_trips(values)
-
-
 def round_trips(value: Any) -> bool:
     """True when JSON (with Spiff's registry) gives back `value` as it is, containers unshared."""
     seen: set[int] = set()

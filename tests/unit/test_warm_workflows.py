@@ -274,23 +274,3 @@ def test_a_reused_workflow_runs_on_the_commands_clock(
     assert len(hits) == 1
     stored = engine.completed_steps(definition, done.state_to_store, done.released_steps)
     assert [s.completed_at for s in stored if s.bpmn_id == nxt.bpmn_id] == [later]
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        {"codes": (1, 2)},  # back as a list
-        {"seen": {1, 2}},  # back as a list
-        {"by_year": {2026: "x"}},  # back with the key "2026"
-        {"a": [[1]], "b": None},
-    ],
-    ids=["tuple", "set", "int key", "plain"],
-)
-def test_only_values_json_gives_back_unchanged_round_trip(value: dict[str, Any]) -> None:
-    assert spiff_warm.round_trips(value) is ("a" in value)
-
-
-def test_a_container_shared_in_memory_does_not_round_trip() -> None:
-    shared = [1, 2]
-    assert not spiff_warm.round_trips({"a": shared, "b": shared})
-    assert spiff_warm.round_trips({"a": [1, 2], "b": [1, 2], "when": NOW, "on": NOW.date()})
