@@ -1,7 +1,4 @@
-"""Run instances on SpiffWorkflow: each command restores its workflow from spec + state.
-
-A thread keeps the workflows its commands left behind (spiff_warm) and reuses one only for a
-state string equal to the one it serialized to, which is what a fresh restore would build.
+"""Run instances on SpiffWorkflow: every command builds a fresh workflow from spec + state.
 
 Only workflow/spiff_*.py import SpiffWorkflow, and Spiff objects never leave them: callers get
 JSON strings and the dataclasses of workflow/model.py.
@@ -24,7 +21,6 @@ from SpiffWorkflow.camunda.specs.business_rule_task import BusinessRuleTask
 from SpiffWorkflow.camunda.specs.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
-from workflow import spiff_warm
 from workflow.cpu_budget import check_budget
 from workflow.definition import Definition, load_definition
 from workflow.errors import (
@@ -56,7 +52,7 @@ from workflow.spiff_messages import (
     start_form,
 )
 from workflow.spiff_parser import ASSIGNEE, CANDIDATE_GROUPS, DUE_DATE, LANE, TOPIC
-from workflow.spiff_prune import dump_pruned_document
+from workflow.spiff_prune import dump_pruned
 from workflow.spiff_prune import taken_flows as taken_flows_of
 from workflow.spiff_runtime import (
     MESSAGE_VALUES,
@@ -98,9 +94,6 @@ class Command:
     workflow: Any
     engine: SandboxScriptEngine
     completed_now: list[str] = field(default_factory=list)
-    # The definition whose warm workflows this one may join once the command succeeded (None:
-    # its specs are not this thread's cached ones, so it is never kept).
-    warm_for: Definition | None = None
 
 
 def start(
@@ -110,8 +103,6 @@ def start(
     with _translated():
         serializer = thread_serializer()
         document = _current_spec(definition)
-        # Fresh specs, never the thread's cached ones (starting on those changes how message
-        # events behave later), so a started workflow is not kept warm either.
         spec = serializer.from_dict(document["spec"])
         subprocess_specs = {
             k: serializer.from_dict(v) for k, v in document["subprocess_specs"].items()
@@ -128,9 +119,7 @@ def status(definition: Definition, state: str, now: datetime) -> InstanceStatus:
     """Describe an instance without running anything; the state returned is `state` itself."""
     command = _load(definition, state, now, None)
     with _translated():
-        found = _status_of(command, state)
-    _keep_unchanged(command, state)
-    return found
+        return _status_of(command, state)
 
 
 def complete(
@@ -286,9 +275,7 @@ def history(definition: Definition, state: str) -> list[CompletedStep]:
     """User and business rule tasks completed so far, in the order they completed."""
     command = _load(definition, state, EPOCH, None)
     with _translated():
-        steps = [_completed_step(t) for t in _stamped(command.workflow)]
-    _keep_unchanged(command, state)
-    return steps
+        return [_completed_step(t) for t in _stamped(command.workflow)]
 
 
 def with_forms(definition: Definition, steps: Sequence[CompletedStep]) -> list[CompletedStep]:
@@ -326,35 +313,19 @@ def taken_flows(definition: Definition, state: str) -> list[tuple[str, str]]:
     """(source, target) element ids of every connection the instance has travelled so far."""
     command = _load(definition, state, EPOCH, None)
     with _translated():
-        flows = sorted(taken_flows_of(command.workflow))
-    _keep_unchanged(command, state)
-    return flows
-
-
-def _keep_unchanged(command: Command, state: str) -> None:
-    # Read-only commands change nothing Spiff serializes (is_completed may set `completed`,
-    # which any later command sets the same way), so the workflow is still `state`'s.
-    if command.warm_for is not None:
-        spiff_warm.keep(command.warm_for, state, command.workflow)
+        return sorted(taken_flows_of(command.workflow))
 
 
 def _load(definition: Definition, state: str, now: datetime, calendar: Calendar | None) -> Command:
-    engine = SandboxScriptEngine(now, calendar)
-    warm = spiff_warm.take(definition, state)
-    if warm is not None:
-        # The script engine is the workflow's only reference to it (subprocesses read the
-        # top workflow's): this command's clock and calendar replace the last one's.
-        warm.script_engine = engine
-        return Command(warm, engine, warm_for=definition)
     document, version = read_state(state)
+    engine = SandboxScriptEngine(now, calendar)
     with _translated():
         if "spec" not in document:
             specs = cached_specs(definition) if version == SERIALIZER_VERSION else None
             if specs is not None:
                 # Spiff's converter restores a spec that is already an object as it is.
                 document["spec"], document["subprocess_specs"] = specs
-                workflow = restore(thread_serializer(), document, engine)
-                return Command(workflow, engine, warm_for=definition)
+                return Command(restore(thread_serializer(), document, engine), engine)
             document.update(_spec_parts(definition, version))
             migrate(document, version)
             return Command(restore(thread_serializer(), document, engine), engine)
@@ -420,27 +391,16 @@ def _result(command: Command) -> InstanceStatus:
     workflow = command.workflow
     status = _status_of(command, "")
     stamped = _stamped(workflow)
-    full, pruned, document = dump_pruned_document(thread_serializer(), workflow)
+    full, pruned = dump_pruned(thread_serializer(), workflow)
     if pruned is full:
-        result = replace(status, state=full)
-    else:
-        remaining = _task_ids(workflow)
-        result = replace(
-            status,
-            state=full,
-            pruned_state=pruned,
-            released_steps=tuple(_completed_step(t) for t in stamped if t.id not in remaining),
-        )
-    _keep_warm(command, pruned, document)  # last: only a command that succeeded is kept
-    return result
-
-
-def _keep_warm(command: Command, state: str, document: dict[str, Any]) -> None:
-    # Only what a fresh restore of `state` would rebuild as it is: aligned, values exact.
-    if command.warm_for is None or not spiff_warm.ENABLED:
-        return
-    if spiff_warm.align(command.workflow, document) and spiff_warm.round_trips(document):
-        spiff_warm.keep(command.warm_for, state, command.workflow)
+        return replace(status, state=full)
+    remaining = _task_ids(workflow)
+    return replace(
+        status,
+        state=full,
+        pruned_state=pruned,
+        released_steps=tuple(_completed_step(t) for t in stamped if t.id not in remaining),
+    )
 
 
 def _task_ids(workflow: Any) -> set[UUID]:

@@ -69,19 +69,11 @@ def prune(workflow: Any) -> bool:
 
 
 def dump_pruned(serializer: BpmnWorkflowSerializer, workflow: Any) -> tuple[str, str]:
-    """The state as it is, and the state once finished work is pruned (in place) from it."""
-    full, pruned, _ = dump_pruned_document(serializer, workflow)
-    return full, pruned
-
-
-def dump_pruned_document(
-    serializer: BpmnWorkflowSerializer, workflow: Any
-) -> tuple[str, str, dict[str, Any]]:
-    """As dump_pruned, with the document the pruned state was dumped from (values not copied).
+    """The state as it is, and the state once finished work is pruned (in place) from it.
 
     The pruned document reuses the first serialization's task entries: only tasks whose
     parent or children changed are converted again, so pruning costs a walk, not a second
-    serialization. When nothing is pruned, both states are the same string (one json.dumps).
+    serialization.
     """
     registry = serializer.registry
     encoder = serializer._encoder_cls  # Spiff's encoder for values its registry leaves as they are
@@ -92,7 +84,7 @@ def dump_pruned_document(
         full = json.dumps(document, cls=encoder)
         touched = _prune_workflows(workflow)
         if not touched:
-            return full, full, document
+            return full, full
         compact = dict(document)
         compact["tasks"] = _tasks_of(registry, workflow, document["tasks"], touched)
         compact["subprocesses"] = {
@@ -105,7 +97,7 @@ def dump_pruned_document(
             for key, sub in document["subprocesses"].items()
             if UUID(key) in workflow.subprocesses
         }
-        return full, json.dumps(compact, cls=encoder), compact
+        return full, json.dumps(compact, cls=encoder)
     finally:
         registry._encoder_mode = False
 
