@@ -70,6 +70,7 @@ from workflow.spiff_runtime import (
     thread_serializer,
 )
 from workflow.spiff_spec_cache import cached_specs
+from workflow.spiff_triggers import remember as remember_triggers
 from workflow.timing import CALENDAR_PROPERTY, Calendar, as_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # the clock of read-only commands, which run nothing
@@ -391,6 +392,7 @@ def _result(command: Command) -> InstanceStatus:
     workflow = command.workflow
     status = _status_of(command, "")
     stamped = _stamped(workflow)
+    remember_triggers(workflow)  # before pruning can drop a finished subprocess's task
     full, pruned = dump_pruned(thread_serializer(), workflow)
     if pruned is full:
         return replace(status, state=full)

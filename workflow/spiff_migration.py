@@ -39,6 +39,7 @@ from workflow.spiff_runtime import (
     restore,
 )
 from workflow.spiff_spec_cache import cached_specs
+from workflow.spiff_triggers import remember as remember_triggers
 from workflow.step_readers import (
     NEEDS_PROPERTY,
     READ_BY_DEFAULT,
@@ -178,6 +179,7 @@ def migrate_state(
     try:
         workflow = restore(serializer, document, SandboxScriptEngine(EPOCH))
         workflow._predict()  # predict again, from the new version's spec
+        remember_triggers(workflow)
         migrated = dump_state(serializer, workflow)
     except SafeguardError:
         raise

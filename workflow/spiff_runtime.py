@@ -38,6 +38,7 @@ from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from workflow.errors import ExpressionError, StateUnreadable
 from workflow.sandbox import Sandbox
+from workflow.spiff_triggers import align as align_triggers
 from workflow.timing import (
     CALENDAR_PROPERTY,
     Calendar,
@@ -411,6 +412,7 @@ def restore(
             f"state could not be restored: {type(error).__name__}: {error}"
         ) from error
     workflow.script_engine = engine
+    align_triggers(workflow)  # the spec as this instance left it, whichever thread restored it
     return workflow
 
 
