@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from services.scheduling.calendars import school_calendars
+from workflow import spiff_engine
 from workflow.definition import Definition, load_definition, validate_files
 from workflow.engine import taken_flows
 from workflow.model import SourceFile
@@ -51,6 +52,25 @@ def test_scenario_routes_as_expected(definition: Definition, path: Path) -> None
     assert result.cancelled == expect.get("cancelled", [])
     for key, value in expect.get("data", {}).items():
         assert result.data.get(key) == value, f"{key}: {result.data.get(key)!r} != {value!r}"
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_scenario_routes_alike_on_specs_restored_afresh(
+    definition: Definition, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each command as a thread without this definition's cached spec runs it (another gunicorn
+    # thread, the scheduler, a worker): the route must not depend on which thread runs it.
+    scenario: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    warm = run_scenario(definition, scenario, calendar=school_calendars())
+    monkeypatch.setattr(spiff_engine, "cached_specs", lambda _definition: None)
+    cold = run_scenario(definition, scenario, calendar=school_calendars())
+    assert (cold.completed, sorted(cold.ready), cold.ended, cold.cancelled) == (
+        warm.completed,
+        sorted(warm.ready),
+        warm.ended,
+        warm.cancelled,
+    )
+    assert cold.data == warm.data
 
 
 BPMN_NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"}
