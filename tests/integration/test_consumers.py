@@ -249,7 +249,10 @@ def test_bodies_that_are_not_json_or_lack_fields_are_dead_lettered_at_once(
     ]
     with running(runner.run, "consumer"):
         dead_queue = broker.topology.dead_queue("picky")
-        wait_until(lambda: _queue_ready(broker, dead_queue), 10, "the queues")
+        # Consuming means every queue and binding is declared (the dead queue comes first, so
+        # its existing alone let a busy machine publish before the binding was there).
+        queue = broker.topology.queue("picky")
+        wait_until(lambda: _consuming(broker, queue), 10, "the consumer")
         with broker.channel() as channel:
             for item in raw:
                 properties = pika.BasicProperties(message_id=item.message_id, type=item.event_type)
@@ -436,9 +439,9 @@ def test_processed_messages_hold_one_row_per_consumer_and_message(database: Data
     assert rows == [("ledger", "m-once")]
 
 
-def _queue_ready(broker: BrokerNamespace, queue: str) -> bool:
+def _consuming(broker: BrokerNamespace, queue: str) -> bool:
     try:
-        broker.message_count(queue)
+        with broker.channel() as channel:
+            return int(channel.queue_declare(queue, passive=True).method.consumer_count) > 0
     except pika.exceptions.ChannelClosedByBroker:
         return False
-    return True
