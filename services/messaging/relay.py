@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from services.db.column_types import utcnow
-from services.db.models import OutboxMessage
 from services.db.repositories import OutboxRepository
+from services.db.repositories.records import ClaimedMessage
 from services.messaging.consumer import UnitOfWorkFactory
 from services.messaging.ports import OutgoingMessage, Publisher, PublishFailed, PublishOutcome
 from services.messaging.reconnect import Backoff, wait_or_stop
@@ -121,7 +121,7 @@ class OutboxRelay:
             self._wakeup.close()
 
     def _record(
-        self, outbox: OutboxRepository, rows: list[OutboxMessage], outcome: PublishOutcome
+        self, outbox: OutboxRepository, rows: list[ClaimedMessage], outcome: PublishOutcome
     ) -> None:
         by_id = {row.message_id: row for row in rows}
         now = self._clock()
@@ -141,7 +141,7 @@ class OutboxRelay:
             outbox.note_error(by_id[message_id].id, note)
 
 
-def _outgoing(row: OutboxMessage) -> OutgoingMessage:
+def _outgoing(row: ClaimedMessage) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=row.message_id,
         routing_key=row.routing_key,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.db.column_types import utcnow
@@ -22,6 +23,58 @@ from services.db.repositories.paging import check_page
 from services.domain.audit_chain import ChainHead
 
 _STREAM_PAGE = 1000
+
+# The relay's statements, built once: Core on the session's connection, since rebuilding them
+# and SQLAlchemy's ORM bulk-update bookkeeping (re-checking loaded objects) were most of the
+# relay's CPU per event. Nothing here loads outbox objects into the session to keep in step.
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_CLAIM = (
+    select(
+        _OUTBOX.c.id,
+        _OUTBOX.c.message_id,
+        _OUTBOX.c.routing_key,
+        _OUTBOX.c.event_type,
+        _OUTBOX.c.payload,
+        _OUTBOX.c.created_at,
+        _OUTBOX.c.attempts,
+    )
+    .where(_OUTBOX.c.sent_at.is_(None), _OUTBOX.c.available_at <= bindparam("now"))
+    .order_by(_OUTBOX.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+    .values(sent_at=bindparam("at", type_=_OUTBOX.c.sent_at.type))
+)
+_MARK_FAILED = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("outbox_id"))
+    .values(
+        attempts=_OUTBOX.c.attempts + 1,
+        last_error=bindparam("error"),
+        available_at=bindparam("retry_at", type_=_OUTBOX.c.available_at.type),
+    )
+)
+_NOTE_ERROR = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("outbox_id"))
+    .values(last_error=bindparam("error"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """An outbox row the relay holds (locked) for its transaction: what it publishes."""
+
+    id: int
+    message_id: str
+    routing_key: str
+    event_type: str
+    payload: dict[str, Any]
+    created_at: datetime
+    attempts: int
 
 
 class AuditRepository:
@@ -173,10 +226,9 @@ class OutboxRepository:
     def mark_sent(self, ids: Collection[int], at: datetime) -> None:
         """Mark these events sent (the broker confirmed them)."""
         if ids:
-            statement = update(OutboxMessage).where(OutboxMessage.id.in_(sorted(ids)))
-            self._session.execute(statement.values(sent_at=at))
+            self._session.connection().execute(_MARK_SENT, {"ids": sorted(ids), "at": at})
 
-    def claim(self, limit: int, now: datetime) -> list[OutboxMessage]:
+    def claim(self, limit: int, now: datetime) -> list[ClaimedMessage]:
         """Lock and return the oldest due unsent events for this transaction (the relay's batch).
 
         PostgreSQL: FOR UPDATE SKIP LOCKED, so a second relay skips rows a first one holds and
@@ -184,28 +236,17 @@ class OutboxRepository:
         clause: one relay per SQLite database (services.messaging.relay_guard keeps it so).
         """
         check_page(limit)
-        query = (
-            select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.available_at <= now)
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return list(self._session.scalars(query))
+        rows = self._session.connection().execute(_CLAIM, {"now": now, "limit": limit})
+        return [ClaimedMessage(*row) for row in rows]
 
     def mark_failed(self, outbox_id: int, error: str, retry_at: datetime) -> None:
         """Record why an event was not sent (e.g. unroutable) and when to try it again."""
-        statement = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-        self._session.execute(
-            statement.values(
-                attempts=OutboxMessage.attempts + 1, last_error=error, available_at=retry_at
-            )
-        )
+        values = {"outbox_id": outbox_id, "error": error, "retry_at": retry_at}
+        self._session.connection().execute(_MARK_FAILED, values)
 
     def note_error(self, outbox_id: int, error: str) -> None:
         """Record a problem with a sent event (an in-process dead letter) in last_error."""
-        statement = update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-        self._session.execute(statement.values(last_error=error))
+        self._session.connection().execute(_NOTE_ERROR, {"outbox_id": outbox_id, "error": error})
 
     def dead_lettered(self, limit: int) -> list[OutboxMessage]:
         """Return sent events some in-process consumer gave up on (sent, with an error)."""
