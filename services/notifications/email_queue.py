@@ -26,11 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.column_types import utcnow
 from services.db.models import HumanTask, Membership, Notification, User
+from services.db.repositories.notifications import ClaimedEmail
 from services.notifications.email import Email, EmailSender, describe_smtp_error
 from services.notifications.messages import TASK_ASSIGNED, TASK_READY
 
@@ -59,16 +60,6 @@ class EmailRetryPolicy:
         doublings = min(max(failures, 1) - 1, 30)
         delay = min(self.max_delay, self.first_delay * int(2**doublings))
         return min(now + delay, deadline)  # the last try falls on the deadline
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    message_id: str
-    user_id: int
-    subject: str
-    body: str
-    attempts: int
-    queued_at: datetime | None
 
 
 class EmailQueueSender:
@@ -116,25 +107,14 @@ class EmailQueueSender:
         finally:
             self._sender.close()
 
-    def _claim(self) -> list[_Claimed]:
+    def _claim(self) -> list[ClaimedEmail]:
         now = self._clock()
         with self._uow_factory() as uow:
-            due = [
-                _Claimed(e.message_id, e.user_id, e.subject, e.body, e.attempts, e.queued_at)
-                for e in uow.notifications.due_emails(now, self._batch_size)
-            ]
-            # Each claim's UPDATE would otherwise check every loaded email against its
-            # criteria (SQLAlchemy's session synchronisation): quadratic in the batch.
-            uow.session.expunge_all()
-            claimed = [
-                e
-                for e in due
-                if uow.notifications.claim_email(e.message_id, e.user_id, now, now + CLAIM_LEASE)
-            ]
+            claimed = uow.notifications.claim_due_emails(now, now + CLAIM_LEASE, self._batch_size)
             uow.commit()
         return claimed
 
-    def _send(self, email: _Claimed) -> int:
+    def _send(self, email: ClaimedEmail) -> int:
         with self._uow_factory() as uow:
             address, skip = _address_or_reason(uow, email.message_id, email.user_id)
             if skip is not None:
@@ -152,7 +132,7 @@ class EmailQueueSender:
             uow.commit()
         return 1
 
-    def _failed(self, email: _Claimed, exc: Exception) -> None:
+    def _failed(self, email: ClaimedEmail, exc: Exception) -> None:
         now = self._clock()
         error = describe_smtp_error(exc)[:_ERROR_LIMIT]
         retry_at = self._policy.retry_at(email.attempts + 1, email.queued_at, now)
@@ -178,30 +158,32 @@ class EmailQueueSender:
             )
 
 
+# One statement (every email asks it, just before it goes), built once: the notification, with
+# its person, their membership of its school and its task joined in.
+_MEMBER = (
+    exists()
+    .where(
+        Membership.user_id == Notification.user_id,
+        Membership.school_id == Notification.school_id,
+    )
+    .correlate(Notification)
+)
+_ADDRESS = (
+    select(Notification.kind, Notification.task_id, User.email, User.is_active, _MEMBER)
+    .select_from(Notification)
+    .outerjoin(User, User.id == Notification.user_id)
+    .outerjoin(HumanTask, HumanTask.id == Notification.task_id)
+    .add_columns(HumanTask.state)
+    .where(Notification.message_id == bindparam("m"), Notification.user_id == bindparam("u"))
+    .limit(1)
+)
+
+
 def _address_or_reason(
     uow: SqlAlchemyUnitOfWork, message_id: str, user_id: int
 ) -> tuple[str, str | None]:
     """The person's address now, or why the email is no longer to be sent."""
-    # One statement (every email asks it, just before it goes): the notification, with its
-    # person, their membership of its school and its task joined in.
-    member = (
-        exists()
-        .where(
-            Membership.user_id == Notification.user_id,
-            Membership.school_id == Notification.school_id,
-        )
-        .correlate(Notification)
-    )
-    query = (
-        select(Notification.kind, Notification.task_id, User.email, User.is_active, member)
-        .select_from(Notification)
-        .outerjoin(User, User.id == Notification.user_id)
-        .outerjoin(HumanTask, HumanTask.id == Notification.task_id)
-        .add_columns(HumanTask.state)
-        .where(Notification.message_id == message_id, Notification.user_id == user_id)
-        .limit(1)
-    )
-    found = uow.session.execute(query).first()
+    found = uow.session.connection().execute(_ADDRESS, {"m": message_id, "u": user_id}).first()
     if found is None:
         return "", "not sent: its notification is gone (the incident was deleted)"
     kind, task_id, email, is_active, is_member, task_state = found

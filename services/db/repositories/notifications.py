@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from services.db.column_types import utcnow
@@ -14,6 +15,67 @@ from services.db.repositories.paging import check_page
 
 # What a sent or skipped email's body becomes: the text is gone, the row (who, when) stays.
 SPENT_BODY = "(not kept once the email was sent or skipped)"
+
+# The email sender's statements, built once and run as Core on the session's connection:
+# rebuilding them per email and the ORM's bulk-update bookkeeping (re-checking loaded objects)
+# were much of the sender's CPU. The sender loads no email objects that would need keeping in step.
+_EMAILS: Table = EmailDelivery.__table__  # type: ignore[assignment]
+
+
+def _due_now(now: ColumnElement[datetime]) -> ColumnElement[bool]:
+    return or_(_EMAILS.c.next_attempt_at.is_(None), _EMAILS.c.next_attempt_at <= now)
+
+
+_NOW = bindparam("now", type_=_EMAILS.c.next_attempt_at.type)
+_DUE_BATCH = (
+    select(
+        _EMAILS.c.message_id,
+        _EMAILS.c.user_id,
+        _EMAILS.c.subject,
+        _EMAILS.c.body,
+        _EMAILS.c.attempts,
+        _EMAILS.c.queued_at,
+    )
+    .where(_EMAILS.c.state == "pending", _due_now(_NOW))
+    .order_by(_EMAILS.c.next_attempt_at.asc().nulls_first())
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
+)
+# Conditional, so an email another sender took meanwhile (SQLite: the select takes no lock) is
+# not taken twice: RETURNING says which ones this sender got.
+_CLAIM_BATCH = (
+    update(_EMAILS)
+    .where(
+        tuple_(_EMAILS.c.message_id, _EMAILS.c.user_id).in_(bindparam("keys", expanding=True)),
+        _EMAILS.c.state == "pending",
+        _due_now(_NOW),
+    )
+    .values(next_attempt_at=bindparam("until", type_=_EMAILS.c.next_attempt_at.type))
+    .returning(_EMAILS.c.message_id, _EMAILS.c.user_id)
+)
+_EMAIL_SENT = (
+    update(_EMAILS)
+    .where(_EMAILS.c.message_id == bindparam("m"), _EMAILS.c.user_id == bindparam("u"))
+    .values(
+        state="sent",
+        attempts=_EMAILS.c.attempts + 1,
+        sent_at=bindparam("at", type_=_EMAILS.c.sent_at.type),
+        next_attempt_at=None,
+        body=SPENT_BODY,
+    )
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedEmail:
+    """A queued email a sender has taken (until its lease runs out): what it sends."""
+
+    message_id: str
+    user_id: int
+    subject: str
+    body: str
+    attempts: int
+    queued_at: datetime | None
 
 
 class NotificationRepository:
@@ -151,21 +213,33 @@ class NotificationRepository:
         )
         return int(getattr(self._session.execute(statement), "rowcount", 0) or 0) == 1
 
+    def claim_due_emails(self, now: datetime, until: datetime, limit: int) -> list[ClaimedEmail]:
+        """Take up to `limit` due pending emails until `until`, in due order (two statements).
+
+        The never tried first, then the longest waiting. PostgreSQL: SKIP LOCKED, so a second
+        sender takes other emails; either way the update is conditional, so two senders never
+        take the same email, and an email is taken only while it is still due and pending.
+        """
+        check_page(limit)
+        connection = self._session.connection()
+        due = [
+            ClaimedEmail(*row)
+            for row in connection.execute(_DUE_BATCH, {"now": now, "limit": limit})
+        ]
+        if not due:
+            return []
+        keys = [(e.message_id, e.user_id) for e in due]
+        taken = connection.execute(_CLAIM_BATCH, {"keys": keys, "now": now, "until": until})
+        got = {(m, u) for m, u in taken}
+        return [e for e in due if (e.message_id, e.user_id) in got]
+
     def email_sent(self, message_id: str, user_id: int, at: datetime) -> None:
         """Record that the email was handed to the SMTP server, and forget its body.
 
         A body may hold a one-time link (an invitation): once sent it is never needed again
         (only failed emails are sent again), so it does not outlive its use in the database.
         """
-        self._set_email(
-            message_id,
-            user_id,
-            state="sent",
-            attempts=EmailDelivery.attempts + 1,
-            sent_at=at,
-            next_attempt_at=None,
-            body=SPENT_BODY,
-        )
+        self._session.connection().execute(_EMAIL_SENT, {"m": message_id, "u": user_id, "at": at})
 
     def email_failed(
         self, message_id: str, user_id: int, error: str, retry_at: datetime | None
@@ -195,7 +269,10 @@ class NotificationRepository:
         statement = update(EmailDelivery).where(
             EmailDelivery.message_id == message_id, EmailDelivery.user_id == user_id
         )
-        self._session.execute(statement.values(**values))
+        # No loaded email objects to keep in step (the sender holds plain values).
+        self._session.execute(
+            statement.values(**values), execution_options={"synchronize_session": False}
+        )
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
