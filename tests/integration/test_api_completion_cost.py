@@ -43,10 +43,11 @@ from tests.integration.web_fixtures import (  # noqa: F401  # fixtures, found by
 )
 from workflow.formdata import placeholder_data
 
-# One completion of the DSL's initial review, statement by statement (PostgreSQL 15 on
+# One completion of the DSL's initial review, statement by statement (PostgreSQL 16 on
 # 2026-12-03; SQLite 17: it adds BEGIN IMMEDIATE and sends the two outbox rows as two INSERTs):
-#   auth 1 (token + user + memberships) | the task's incident, locked, with the user's roles,
-#   exclusion, involvement, its case facts and whether it has external tasks 1 | ready tasks 1 |
+#   auth 1 (token + user + memberships) | PostgreSQL: the row lock 1 | the task's incident with
+#   the user's roles, exclusion, involvement, its case facts and whether it has external
+#   tasks 1 | ready tasks 1 |
 #   audit chain 2 (claim the head with the ids, set its hash) | writes ~8 (incident, audit,
 #   outbox, answers, facts, tasks, steps) | report row 2 (one SELECT, the upsert).
 # Before, a completion ran 20 (22 on SQLite); before that 26 (28) and PostgreSQL pinged twice.
@@ -102,6 +103,11 @@ def test_one_completion_runs_a_bounded_number_of_statements(
         response = call(client, "POST", f"/tasks/{task_id}/complete", dsl, body)
     assert response.status_code == 200, response.get_json()
     listing = "\n".join(s[:120] for s in seen)
+    if web_runtime.engine.dialect.name == "postgresql":
+        # The row lock comes first, alone, so the read after it sees what its holder wrote.
+        row_lock = seen.pop(1)
+        assert row_lock.startswith("SELECT incidents.id FROM incidents"), listing
+        assert row_lock.endswith("FOR UPDATE OF incidents"), listing
     token, lock, ready = seen[:3]
     assert token.startswith("SELECT api_tokens.") and "JOIN users" in token, listing
     assert "memberships" in token, listing  # the roles come with the token, not after it

@@ -165,10 +165,18 @@ class IncidentRepository:
 
         One statement where a command on a task would otherwise run seven (the task's incident,
         the incident, the user's roles, exclusion, involvement, whether it has external tasks,
-        and its case facts row).
+        and its case facts row), after the lock on PostgreSQL.
         None for an unknown task.
         """
-        query = _lock_for_task_query(self._session.get_bind().dialect.name)
+        dialect = self._session.get_bind().dialect.name
+        if dialect == "postgresql":
+            # Lock first, then read in a statement of its own: a lock that had to wait sees the
+            # locked row as it is now, but a statement's other tables (roles, exclusions, facts,
+            # external tasks) as they were when it began, before the holder committed.
+            locked = self._session.execute(_LOCK_TASK_INCIDENT, {"task_id": task_id}).first()
+            if locked is None:
+                return None
+        query = _lock_for_task_query(dialect)
         row = self._session.execute(query, {"task_id": task_id, "user_id": user_id}).first()
         if row is None:
             return None
@@ -184,6 +192,15 @@ class IncidentRepository:
             IncidentExclusion.incident_id == incident_id, IncidentExclusion.user_id == user_id
         )
         return self._session.scalar(query) is not None
+
+
+# PostgreSQL: the row lock on the task's incident, taken before the incident is read.
+_LOCK_TASK_INCIDENT = (
+    select(Incident.id)
+    .join(HumanTask, HumanTask.incident_id == Incident.id)
+    .where(HumanTask.id == bindparam("task_id"))
+    .with_for_update(of=Incident)
+)
 
 
 @cache
@@ -205,13 +222,14 @@ def _lock_for_task_query(dialect: str) -> Any:
         or_(other.assignee_id == user_id, other.completed_by == user_id),
     )
     external = exists().where(ExternalTask.incident_id == Incident.id)
+    # No FOR UPDATE: PostgreSQL locked the row just before; SQLite has no row locks (its write
+    # lock comes with the first write, which fails if a writer committed since this read).
     return (
         select(Incident, IncidentCaseFacts, roles, excluded, involved, external)
         .join(HumanTask, HumanTask.incident_id == Incident.id)
         .outerjoin(IncidentCaseFacts, IncidentCaseFacts.incident_id == Incident.id)
         .where(HumanTask.id == bindparam("task_id"))
         .options(undefer(Incident.state))
-        .with_for_update(of=Incident)
         .execution_options(populate_existing=True)
     )
 
