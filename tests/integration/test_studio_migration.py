@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, cast
 
 import pytest
@@ -20,7 +21,10 @@ from werkzeug.test import TestResponse
 from services.bootstrap import Runtime
 from services.db.models import AuditEvent, CaseAnswer, HumanTask, Incident, OutboxMessage
 from services.db.repositories.studio import StudioRepository
+from services.domain.clock import FixedClock
 from services.domain.commands import CompleteTask, DeployDefinitions, StartIncident
+from services.domain.studio import migration
+from services.domain.studio.policy import schools_where
 from services.web.auth import issue_api_token
 from tests.integration.service_fixtures import BPMN_DIR, disclosure_data, scenario_steps
 from tests.integration.web_fixtures import (  # noqa: F401
@@ -357,7 +361,7 @@ def test_the_preview_lists_only_the_callers_schools_incidents_and_is_audited(
     assert elsewhere.status_code == 200, elsewhere.get_json()
     body = elsewhere.get_json()
     assert incident_id not in elsewhere.get_data(as_text=True)  # counted, never listed
-    assert body["incidents"] == [] and body["other_schools_open"] >= 1
+    assert body["incidents"] == [] and body["open_not_shown"] >= 1
     mine = call(client, "GET", f"{path}?to=2", world.admin).get_json()
     assert incident_id in [i["id"] for i in mine["incidents"]]
     with web_runtime.session_factory() as session:
@@ -371,6 +375,53 @@ def test_the_preview_lists_only_the_callers_schools_incidents_and_is_audited(
     assert incident_id in [
         v for actor, values in reads if actor == world.admin.id for v in values["incident_ids"]
     ]
+
+
+def test_the_cap_keeps_the_callers_own_incidents_however_many_others_are_open(
+    client: FlaskClient,
+    world: World,
+    web_runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    clock: FixedClock,
+) -> None:
+    _on_v1(web_runtime, world)  # the earlier incident, of a school the other admin cannot read
+    clock.advance(timedelta(minutes=5))
+    with web_runtime.unit_of_work() as uow:
+        (other,) = schools_where(uow, world.other_admin.id, "process_admin")
+        repo = StudioRepository(uow.session)
+        version = repo.version(world.key, 1)
+        assert version is not None
+        repo.choose(other, world.key, version.id, None)
+        uow.commit()
+    staff = _member(web_runtime, other, "staff")
+    started = StartIncident(other, staff.id, disclosure_data("Cap"), world.key)
+    theirs = web_runtime.bus.handle(started).incident_id
+    monkeypatch.setattr(migration, "MAX_INCIDENTS", 1)
+    path = f"/processes/{world.key}/versions/1/migration?to=2"
+    body = call(client, "GET", path, world.other_admin).get_json()
+    assert [i["id"] for i in body["incidents"]] == [theirs]
+    assert body["open_not_shown"] == 1
+
+
+def test_someone_excluded_from_an_incident_neither_sees_nor_moves_it(
+    client: FlaskClient, world: World, web_runtime: Runtime
+) -> None:
+    incident_id = _on_v1(web_runtime, world)
+    with web_runtime.unit_of_work() as uow:
+        for who in (world.auditor, world.admin):
+            uow.incidents.exclude(incident_id, who.id, "a relative of the child", None)
+        uow.commit()
+    before = _snapshot(web_runtime, incident_id)
+    path = f"/processes/{world.key}/versions/1/migration"
+    for who in (world.auditor, world.admin):
+        body = call(client, "GET", f"{path}?to=2", who).get_json()
+        assert incident_id not in [i["id"] for i in body["incidents"]]
+        assert body["open_not_shown"] >= 1
+    named = call(client, "POST", path, world.admin, {"to": 2, "incident_ids": [incident_id]})
+    assert named.status_code == 404  # as for an incident that does not exist
+    everything = call(client, "POST", path, world.admin, {"to": 2, "all": True})
+    assert incident_id not in [m["id"] for m in everything.get_json().get("migrated", [])]
+    assert _snapshot(web_runtime, incident_id) == before
 
 
 def test_bad_requests_are_located_422s(client: FlaskClient, world: World) -> None:

@@ -13,12 +13,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.orm import undefer
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.errors import ConcurrentUpdate
-from services.db.models import CaseAnswer, DefinitionVersion, HumanTask, Incident, School
+from services.db.models import (
+    CaseAnswer,
+    DefinitionVersion,
+    HumanTask,
+    Incident,
+    IncidentExclusion,
+    School,
+)
 from services.db.repositories.studio import StudioRepository
 from services.domain.errors import AccessDenied, NotFound, RequestInvalid
 from services.domain.events import Event, TaskReady
@@ -63,11 +70,9 @@ def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int
         schools = _school_names(uow)
         incidents = []
         shown: dict[int, list[str]] = {}
-        elsewhere = 0
-        for incident in _open_incidents(uow, source.id):
-            if incident.school_id not in readable:
-                elsewhere += 1
-                continue
+        listed = _open_incidents(uow, source.id, readable, actor_id)
+        elsewhere = _open_count(uow, source.id) - _open_count(uow, source.id, readable, actor_id)
+        for incident in listed:
             shown.setdefault(incident.school_id, []).append(incident.id)
             found = _preview_of(old, incident.state, new, _answered_steps(uow, incident.id))
             incidents.append(
@@ -100,7 +105,7 @@ def preview(studio: Studio, actor_id: int, process_id: str, number: int, to: int
             "versions": [v.version for v in StudioRepository(uow.session).versions(process_id)],
             "incidents": incidents,
             "migratable": sum(1 for i in incidents if i["migratable"]),
-            "other_schools_open": elsewhere,  # counted, never listed
+            "open_not_shown": elsewhere,  # other schools' or excluded from: counted, not listed
         }
 
 
@@ -129,13 +134,14 @@ def migrate(
                     Incident.definition_version_id == source.id,
                     Incident.status == "open",
                     Incident.school_id.in_(sorted(admin_of)),
+                    _not_excluded(actor_id),
                 )
                 .order_by(Incident.created_at, Incident.id)
                 .limit(MAX_INCIDENTS)
             )
             chosen = list(uow.session.scalars(query))
         else:
-            chosen = _checked_ids(uow, incident_ids, admin_of)
+            chosen = _checked_ids(uow, incident_ids, admin_of, actor_id)
     migrated: list[dict[str, Any]] = []
     refused: list[dict[str, Any]] = []
     for incident_id in chosen:
@@ -279,10 +285,31 @@ def _versions(
     return source, target
 
 
-def _open_incidents(uow: SqlAlchemyUnitOfWork, version_id: int) -> list[Incident]:
+def _not_excluded(actor_id: int) -> ColumnElement[bool]:
+    # Need-to-know: someone excluded from an incident neither sees nor moves it here.
+    return ~exists().where(
+        IncidentExclusion.incident_id == Incident.id, IncidentExclusion.user_id == actor_id
+    )
+
+
+def _open_of(
+    version_id: int, schools: set[int] | None, actor_id: int | None
+) -> list[ColumnElement[bool]]:
+    where = [Incident.definition_version_id == version_id, Incident.status == "open"]
+    if schools is not None:
+        where.append(Incident.school_id.in_(sorted(schools)))
+    if actor_id is not None:
+        where.append(_not_excluded(actor_id))
+    return where
+
+
+def _open_incidents(
+    uow: SqlAlchemyUnitOfWork, version_id: int, schools: set[int], actor_id: int
+) -> list[Incident]:
+    # Filtered before the cap, so other schools' incidents never take the caller's places.
     query = (
         select(Incident)
-        .where(Incident.definition_version_id == version_id, Incident.status == "open")
+        .where(*_open_of(version_id, schools, actor_id))
         .options(undefer(Incident.state))
         .order_by(Incident.created_at, Incident.id)
         .limit(MAX_INCIDENTS)
@@ -290,19 +317,32 @@ def _open_incidents(uow: SqlAlchemyUnitOfWork, version_id: int) -> list[Incident
     return list(uow.session.scalars(query))
 
 
+def _open_count(
+    uow: SqlAlchemyUnitOfWork,
+    version_id: int,
+    schools: set[int] | None = None,
+    actor_id: int | None = None,
+) -> int:
+    query = (
+        select(func.count()).select_from(Incident).where(*_open_of(version_id, schools, actor_id))
+    )
+    return int(uow.session.scalar(query) or 0)
+
+
 def _checked_ids(
-    uow: SqlAlchemyUnitOfWork, incident_ids: Sequence[str], admin_of: set[int]
+    uow: SqlAlchemyUnitOfWork, incident_ids: Sequence[str], admin_of: set[int], actor_id: int
 ) -> list[str]:
-    """The named incidents, each known and of a school the actor is a process admin of."""
+    """The named incidents, each known, not excluded from, of a school the actor admins."""
     if not incident_ids:
         raise RequestInvalid("name at least one incident, or ask for all")
     if len(incident_ids) > MAX_INCIDENTS:
         raise RequestInvalid(f"at most {MAX_INCIDENTS} incidents per request")
     unique = list(dict.fromkeys(incident_ids))
-    found = {i.id: i for i in uow.session.scalars(select(Incident).where(Incident.id.in_(unique)))}
+    query = select(Incident).where(Incident.id.in_(unique), _not_excluded(actor_id))
+    found = {i.id: i for i in uow.session.scalars(query)}
     for incident_id in unique:
         incident = found.get(incident_id)
-        if incident is None:
+        if incident is None:  # unknown, or excluded from: the same answer
             raise NotFound(f"incident {incident_id} not found")
         if incident.school_id not in admin_of:
             raise AccessDenied(

@@ -232,11 +232,13 @@ describe(
                     "type": "array",
                     "items": _PREVIEW_INCIDENT,
                     "description": "Open incidents of the schools where the caller is a "
-                    "process admin or auditor; the read is audited per school.",
+                    "process admin or auditor, less those they are excluded from (at most "
+                    "200); the read is audited per school.",
                 },
-                "other_schools_open": {
+                "open_not_shown": {
                     "type": "integer",
-                    "description": "Open incidents of other schools: counted, not listed.",
+                    "description": "Open incidents of other schools, or that the caller is "
+                    "excluded from: counted, not listed.",
                 },
             },
         },
