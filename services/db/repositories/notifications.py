@@ -199,20 +199,6 @@ class NotificationRepository:
         )
         return list(self._session.scalars(query))
 
-    def claim_email(self, message_id: str, user_id: int, now: datetime, until: datetime) -> bool:
-        """Take a due pending email until `until`; False if another sender took it first."""
-        statement = (
-            update(EmailDelivery)
-            .where(
-                EmailDelivery.message_id == message_id,
-                EmailDelivery.user_id == user_id,
-                EmailDelivery.state == "pending",
-                _due(now),
-            )
-            .values(next_attempt_at=until)
-        )
-        return int(getattr(self._session.execute(statement), "rowcount", 0) or 0) == 1
-
     def claim_due_emails(self, now: datetime, until: datetime, limit: int) -> list[ClaimedEmail]:
         """Take up to `limit` due pending emails until `until`, in due order (two statements).
 
