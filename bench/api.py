@@ -145,8 +145,10 @@ class Seed:
     first_tasks: list[list[str]]
 
 
-def seed(url: str, clients: int, incidents: int, disclosure: dict[str, Any]) -> Seed:
-    """Migrate, deploy, create a school, users with tokens, and each client's incidents."""
+def seed(
+    url: str, clients: int, incidents: int, disclosure: dict[str, Any], schools: int = 1
+) -> Seed:
+    """Migrate, deploy, create the schools, users with tokens, and each client's incidents."""
     from services.bootstrap import bootstrap
     from services.config import Settings
     from services.db import upgrade_database
@@ -162,7 +164,7 @@ def seed(url: str, clients: int, incidents: int, disclosure: dict[str, Any]) -> 
         runtime.bus.handle(
             DeployDefinitions([SourceFile(p.name, p.read_bytes()) for p in files], None)
         )
-        users, tokens = _people(runtime, clients, issue_api_token)
+        users, tokens = _people(runtime, clients, issue_api_token, schools)
         first_tasks: list[list[str]] = [[] for _ in range(clients)]
         for _ in range(incidents):
             for client, (user_id, school_id) in enumerate(users):
@@ -174,13 +176,18 @@ def seed(url: str, clients: int, incidents: int, disclosure: dict[str, Any]) -> 
 
 
 def _people(
-    runtime: Any, clients: int, issue: Callable[..., str]
+    runtime: Any, clients: int, issue: Callable[..., str], schools: int = 1
 ) -> tuple[list[tuple[int, int]], list[str]]:
+    # Clients take the schools in turn: one school's writers share its audit chain's head.
     with runtime.unit_of_work() as uow:
-        school = uow.schools.add("Bench School", f"bench-{secrets.token_hex(3)}")
+        made = [
+            uow.schools.add(f"Bench School {n}", f"bench-{secrets.token_hex(3)}")
+            for n in range(max(1, schools))
+        ]
         users: list[tuple[int, int]] = []
         tokens: list[str] = []
         for number in range(clients):
+            school = made[number % len(made)]
             user = uow.users.add(f"client{number}@bench.test", f"Client {number}", "unusable")
             user.totp_secret = "A" * 32  # API tokens need a second factor
             for role in ("staff", "dsl", "headteacher"):
@@ -515,7 +522,7 @@ def bench_backend(backend: str, args: argparse.Namespace, workdir: Path) -> list
     text_file.write_text(state_text, encoding="utf-8")
     with database(backend, workdir) as url:
         started = time.monotonic()
-        seeded = seed(url, args.clients, args.incidents + 1, disclosure)
+        seeded = seed(url, args.clients, args.incidents + 1, disclosure, args.schools)
         make_baseline_tables(url, args.clients)
         print(f"{backend}: seeded in {time.monotonic() - started:.1f} s", file=sys.stderr)
         env = {
@@ -602,6 +609,9 @@ def main() -> None:
         "--incidents", type=int, default=40, help="incidents per client (default 40)"
     )
     parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated")
+    parser.add_argument(
+        "--schools", type=int, default=1, help="schools the clients are spread over (default 1)"
+    )
     production = f"default: as {SERVER_CONFIG}"
     parser.add_argument("--workers", type=int, help=f"gunicorn workers ({production})")
     parser.add_argument("--threads", type=int, help=f"threads a worker ({production})")
