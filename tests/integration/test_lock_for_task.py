@@ -54,7 +54,15 @@ def test_a_lock_that_waited_sees_an_exclusion_its_holder_committed(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND query LIKE 'SELECT incidents.%'"
             )
-            wait_until(lambda: bool(probe.execute(waiting).scalar()), 10, "the lock wait")
+
+            def reader_waits() -> bool:
+                found = bool(probe.execute(waiting).scalar())
+                # pg_stat_activity is read once per transaction: end it, or the next look
+                # sees the same snapshot (taken, on a busy machine, before the reader waited).
+                probe.rollback()
+                return found
+
+            wait_until(reader_waits, 10, "the lock wait")
         holder.add(
             IncidentExclusion(
                 incident_id=outcome.incident_id,
