@@ -6,6 +6,7 @@ import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,9 +30,16 @@ def broker_turn(request: pytest.FixtureRequest) -> Iterator[None]:
     if not restarts and not _uses_broker(request):
         yield
         return
+    with broker_held(exclusive=restarts):
+        yield
+
+
+@contextmanager
+def broker_held(exclusive: bool) -> Iterator[None]:
+    """Hold the machine-wide broker lock: shared to use the broker, alone to restart it."""
     with BROKER_LOCK.open("a") as lock:
         # Blocks without a deadline: the holder is a test that ends (or is killed with its worker).
-        fcntl.flock(lock, fcntl.LOCK_EX if restarts else fcntl.LOCK_SH)
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         try:
             yield
         finally:

@@ -42,6 +42,7 @@ from services.messaging import (
     Topology,
 )
 from services.messaging.reconnect import Backoff
+from tests.conftest import broker_held
 from tests.integration.conftest import empty_database, running_in_ci
 
 AMQP_URL_ENV = "SAFEGUARD_TEST_AMQP_URL"
@@ -157,7 +158,10 @@ class BrokerNamespace:
 def amqp_url() -> str:
     """The URL of a reachable broker (else skip, or fail under CI)."""
     url = amqp_test_url()
-    require_rabbitmq(url)
+    # Session fixtures come before the per-test broker lock (tests/conftest.py): probe under it,
+    # or a restart by another suite on this machine reads as "not reachable".
+    with broker_held(exclusive=False):
+        require_rabbitmq(url)
     return url
 
 
