@@ -8,14 +8,12 @@ machine. Runs on SQLite and PostgreSQL (the `db_url` fixture).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, event, select, update
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.pool import QueuePool
 
 from services.bootstrap import Runtime
@@ -24,6 +22,7 @@ from services.db.models import ApiToken, AuditEvent
 from services.db.repositories.accounts import hash_token
 from services.domain.clock import FixedClock
 from services.web.auth.tokens import LAST_USED_RESOLUTION, last_use_due
+from tests.integration.sql_statements import statements
 from tests.integration.test_api import (  # noqa: F401  # `world` is a fixture
     S1,
     World,
@@ -69,21 +68,6 @@ _LOADED_ALREADY = (
     "SELECT human_tasks",
     "SELECT incident_exclusions",
 )
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    """Collect the SQL statements `engine` runs inside the block."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def _review(client: FlaskClient, world: World) -> tuple[str, dict[str, Any]]:

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
-from typing import Any
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import AuditChainHead
 from services.domain.audit_chain import row_hash
+from tests.integration.sql_statements import statements
 from tests.integration.test_audit_tamper import (  # noqa: F401  # fixtures, found by name
     append,
     chain_db,
@@ -30,17 +30,10 @@ from tests.integration.test_audit_tamper import (  # noqa: F401  # fixtures, fou
 @contextmanager
 def chain_statements(engine: Engine) -> Iterator[list[str]]:
     """Collect the statements on the chain heads (and the id look-ups) inside the block."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if "audit_chain_heads" in statement or "nextval" in statement:
-            seen.append(" ".join(statement.split()))
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
+    chain: list[str] = []
+    with statements(engine) as seen:
+        yield chain
+    chain.extend(s for s in seen if "audit_chain_heads" in s or "nextval" in s)
 
 
 def head(factory: sessionmaker[Session], chain: int) -> tuple[int, str]:
