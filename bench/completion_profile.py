@@ -36,6 +36,13 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25, help="profile rows to print")
     parser.add_argument("--quiet", action="store_true", help="counts only, no statements")
     parser.add_argument(
+        "--phases",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also complete N more incidents' routes unprofiled and split their CPU by phase",
+    )
+    parser.add_argument(
         "--sort", default="cumulative", choices=("cumulative", "tottime"), help="profile order"
     )
     args = parser.parse_args()
@@ -47,7 +54,7 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="sf-profile-") as folder,
         api.database(args.backend, Path(folder)) as url,
     ):
-        seeded = api.seed(url, 1, 3, disclosure)
+        seeded = api.seed(url, 1, 3 + args.phases, disclosure)
         env = {
             "SAFEGUARD_DATABASE_URL": url,
             "SAFEGUARD_SECRET_KEY": secrets.token_hex(32),
@@ -67,6 +74,8 @@ def main() -> None:
         timed(client, token, seeded.first_tasks[0][2], route)
         stats = pstats.Stats(profile)
         stats.sort_stats(args.sort).print_stats(args.top)
+        if args.phases:
+            phases(client, token, seeded.first_tasks[0][3:], route)
         engine.dispose()
 
 
@@ -94,6 +103,61 @@ def timed(client: Any, token: str, first: str, route: list[Any]) -> None:
     wall_ms = (time.perf_counter() - started) * 1000 / steps
     cpu_ms = (time.process_time() - cpu) * 1000 / steps
     print(f"unprofiled: {cpu_ms:.2f} ms CPU, {wall_ms:.2f} ms wall per completion ({steps} steps)")
+
+
+def phases(client: Any, token: str, firsts: list[str], route: list[Any]) -> None:
+    """Complete these incidents' routes unprofiled; print their thread CPU ms per step by phase.
+
+    Each phase is timed with `time.thread_time` around the function that does it (patched in
+    where the caller looks it up), so the figures carry no profiler overhead. The phases follow
+    one another; "rest" is what none names (Flask, werkzeug, the view, the handler's other
+    reads, the test client).
+    """
+    from services.db.unit_of_work import SqlAlchemyUnitOfWork
+    from services.domain.handlers import tasks
+    from services.web.api import blueprint
+    from workflow import engine
+
+    spent: dict[str, float] = {}
+    targets = [
+        ("auth (bearer token, own unit of work)", blueprint, "load_user_from_bearer"),
+        ("handler: lock incident, task and user facts", tasks, "_lock"),
+        ("handler: engine (load, run, result, state)", engine, "complete_task"),
+        ("handler: audit the completion, record answers", tasks, "_audit_completion"),
+        ("handler: record progress (tasks, report row)", tasks, "record_progress"),
+        ("handler: outbox rows", tasks, "write_outbox"),
+        ("commit (projection, guards, chain, flush)", SqlAlchemyUnitOfWork, "commit"),
+    ]
+    originals = [(owner, name, getattr(owner, name)) for _label, owner, name in targets]
+    for label, owner, name in targets:
+        setattr(owner, name, _timed_phase(getattr(owner, name), label, spent))
+    try:
+        steps, cpu = 0, time.thread_time()
+        for first in firsts:
+            walk(client, token, first, route, None)
+            steps += len(route)
+        total_ms = (time.thread_time() - cpu) * 1000
+    finally:
+        for owner, name, original in originals:
+            setattr(owner, name, original)
+    print(f"phases over {steps} completions (thread CPU ms per completion):")
+    named = sum(spent.values())
+    for label, _owner, _name in targets:
+        print(f"  {spent.get(label, 0.0) * 1000 / steps:6.2f}  {label}")
+    rest = total_ms - named * 1000
+    print(f"  {rest / steps:6.2f}  rest")
+    print(f"  {total_ms / steps:6.2f}  total")
+
+
+def _timed_phase(function: Any, label: str, spent: dict[str, float]) -> Any:
+    def timed_call(*args: Any, **kwargs: Any) -> Any:
+        started = time.thread_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] = spent.get(label, 0.0) + time.thread_time() - started
+
+    return timed_call
 
 
 def walk(client: Any, token: str, first: str, route: list[Any], watch: Any) -> None:
