@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Literal, cast, get_args
+from weakref import WeakKeyDictionary
+
+from SpiffWorkflow.camunda.specs.user_task import UserTask
 
 from workflow.model import EnumOption, FieldSpec, FieldType, FormSpec
 from workflow.step_readers import (
@@ -22,8 +26,28 @@ class FormProblem(ValueError):
     """A form field Spiff accepted but our forms cannot render or validate."""
 
 
+# A restored spec is never changed where its form is read (form, extensions, bpmn_id), and a
+# FormSpec is frozen: so each user task spec's FormSpec is built once while the spec lives
+# (a completion reads ~4 forms). Keyed on the spec object itself; the lock because gthread
+# workers run commands on several threads (each with its own specs, one shared cache).
+_FORMS: WeakKeyDictionary[Any, FormSpec] = WeakKeyDictionary()
+_FORMS_LOCK = threading.Lock()
+
+
 def form_spec(task_spec: Any) -> FormSpec:
     """The FormSpec of a Spiff Camunda user task spec (key = the task's bpmn id)."""
+    if not isinstance(task_spec, UserTask):
+        return _form_spec(task_spec)  # message holders: built afresh, cheap and short-lived
+    with _FORMS_LOCK:
+        found = _FORMS.get(task_spec)
+    if found is None:
+        found = _form_spec(task_spec)  # raises FormProblem, which is not cached
+        with _FORMS_LOCK:
+            _FORMS[task_spec] = found
+    return found
+
+
+def _form_spec(task_spec: Any) -> FormSpec:
     form = getattr(task_spec, "form", None)
     fields = tuple(_field(f) for f in (form.fields if form is not None else ()))
     extensions = getattr(task_spec, "extensions", None) or {}
