@@ -97,6 +97,58 @@ class Command:
     completed_now: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Walk:
+    """The tasks each of Spiff's state queries would find, from one walk of the tree.
+
+    Each list holds what `workflow.get_tasks(state=...)` returns for that state, in its order:
+    `ready` (READY), `waiting` (WAITING), `open` (READY | WAITING), `completed` (COMPLETED).
+    """
+
+    ready: list[Any]
+    waiting: list[Any]
+    open: list[Any]
+    completed: list[Any]
+
+
+def walk(workflow: Any) -> Walk:
+    """One depth-first walk that finds what get_tasks finds for each state we ask about.
+
+    Spiff's BpmnTaskIterator visits children before siblings, a task's subprocess before its
+    children, and descends into subprocesses whatever their state; otherwise it descends
+    only from tasks at or past the query's lowest state: FUTURE for READY/WAITING queries,
+    COMPLETED for a COMPLETED one (it never looks for finished work below unfinished work).
+    So a task counts as completed only if every task above it let the COMPLETED walk down.
+    """
+    ready: list[Any] = []
+    waiting: list[Any] = []
+    open_: list[Any] = []
+    completed: list[Any] = []
+    subprocesses = workflow.top_workflow.subprocesses
+    stack: list[tuple[Any, bool]] = [(workflow.task_tree, True)]
+    while stack:
+        task, finished_above = stack.pop()
+        state = task.state
+        if state == TaskState.READY:
+            ready.append(task)
+            open_.append(task)
+        elif state == TaskState.WAITING:
+            waiting.append(task)
+            open_.append(task)
+        elif state == TaskState.COMPLETED and finished_above:
+            completed.append(task)
+        subprocess = subprocesses.get(task.id)
+        if subprocess is None:
+            if not task._children or state < TaskState.FUTURE:
+                continue
+            below = task.children
+        else:
+            below = [subprocess.task_tree, *task.children]
+        deeper = finished_above and (subprocess is not None or state >= TaskState.COMPLETED)
+        stack.extend((child, deeper) for child in reversed(below))
+    return Walk(ready, waiting, open_, completed)
+
+
 def start(
     definition: Definition, now: datetime, data: Mapping[str, Any], calendar: Calendar | None
 ) -> InstanceStatus:
@@ -112,15 +164,14 @@ def start(
         workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=engine)
         workflow.task_tree.data.update(data)
         command = Command(workflow, engine)
-        _run_engine(command)
-        return _result(command)
+        return _result(command, _run_engine(command))
 
 
 def status(definition: Definition, state: str, now: datetime) -> InstanceStatus:
     """Describe an instance without running anything; the state returned is `state` itself."""
     command = _load(definition, state, now, None)
     with _translated():
-        return _status_of(command, state)
+        return _status_of(command, state, walk(command.workflow))
 
 
 def complete(
@@ -139,14 +190,14 @@ def complete(
     if check is not None:
         view = _task_view(task)
         assert view is not None  # _ready_user_task only returns user tasks
-        check(view, iso_data(_current_data(command.workflow)))
+        workflow = command.workflow
+        check(view, iso_data(_current_data(workflow, walk(workflow).open)))
     values = validate_submission(form_spec(task.task_spec), data)
     with _translated():
         task.set_data(**values)
         _stamp(command, task, actor)
         task.run()
-        _run_engine(command)
-        return _result(command)
+        return _result(command, _run_engine(command))
 
 
 def complete_external(
@@ -166,8 +217,7 @@ def complete_external(
         # Listed in completed_now, but not numbered: history() is people's answers and decisions.
         command.completed_now.append(task.task_spec.bpmn_id)
         task.run()
-        _run_engine(command)
-        return _result(command)
+        return _result(command, _run_engine(command))
 
 
 def messages(definition: Definition) -> tuple[MessageView, ...]:
@@ -201,12 +251,13 @@ def deliver(
         view = message_view(sub, start)
     if workflow.is_completed():
         raise MessageNotAvailable(f"message {name!r} cannot be taken: the process has ended")
-    current = _current_data(workflow)
+    tasks = walk(workflow)
+    current = _current_data(workflow, tasks.open)
     if check is not None:
         check(view, iso_data(current))
     values = validate_submission(start_form(start), data)
     with _translated():
-        before = _open_tasks(workflow)
+        before = _open_tasks(tasks.open)
         subprocesses = set(workflow.subprocesses)
         event = BpmnEvent(start.event_definition, payload={MESSAGE_VALUES: {**current, **values}})
         if workflow.event_manager.catch(event, internal=False) == 0:
@@ -220,16 +271,16 @@ def deliver(
             for child in list(workflow.task_tree.children):
                 if child.id not in keep:
                     child.cancel()
-        _run_engine(command)
+        after = _run_engine(command)
         cancelled = tuple(_cancelled(workflow, before))
-        status = _result(command)
+        status = _result(command, after)
         first = str(stamped[0].id) if stamped else None
         return replace(status, cancelled_now=cancelled, message_task_id=first)
 
 
-def _open_tasks(workflow: Any) -> dict[UUID, CancelledTask]:
+def _open_tasks(open_tasks: list[Any]) -> dict[UUID, CancelledTask]:
     found: dict[UUID, CancelledTask] = {}
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+    for task in open_tasks:
         spec = task.task_spec
         if not isinstance(spec, UserTask | ExternalServiceTask):
             continue
@@ -268,15 +319,14 @@ def fire(
     """Fire the timers due at `now`, then run the engine to its next wait."""
     command = _load(definition, state, now, calendar)
     with _translated():
-        _run_engine(command)
-        return _result(command)
+        return _result(command, _run_engine(command))
 
 
 def history(definition: Definition, state: str) -> list[CompletedStep]:
     """User and business rule tasks completed so far, in the order they completed."""
     command = _load(definition, state, EPOCH, None)
     with _translated():
-        return [_completed_step(t) for t in _stamped(command.workflow)]
+        return [_completed_step(t) for t in _stamped(walk(command.workflow).completed)]
 
 
 def with_forms(definition: Definition, steps: Sequence[CompletedStep]) -> list[CompletedStep]:
@@ -301,11 +351,9 @@ def _form_of(specs: list[Any], bpmn_id: str) -> FormSpec | None:
     return None
 
 
-def _stamped(workflow: Any) -> list[Any]:
+def _stamped(completed: list[Any]) -> list[Any]:
     # Our numbered completions (people's answers and decisions), in completion order.
-    stamped = [
-        t for t in workflow.get_tasks(state=TaskState.COMPLETED) if SEQUENCE in t.internal_data
-    ]
+    stamped = [t for t in completed if SEQUENCE in t.internal_data]
     stamped.sort(key=lambda t: t.internal_data[SEQUENCE])
     return stamped
 
@@ -359,8 +407,11 @@ def _ready_task(command: Command, task_id: str, kind: type, what: str) -> Any:
     return task
 
 
-def _run_engine(command: Command) -> None:
-    """Run automatic tasks and due timers until only people or the clock can move the instance."""
+def _run_engine(command: Command) -> Walk:
+    """Run automatic tasks and due timers until only people or the clock can move the instance.
+
+    Returns the walk of the tree it stopped on, which the command's result reads.
+    """
     workflow = command.workflow
     started, steps = time.thread_time(), 0
 
@@ -383,17 +434,22 @@ def _run_engine(command: Command) -> None:
     while True:
         # do_engine_steps ends by refreshing timers, which may make boundary events READY.
         workflow.do_engine_steps(will_complete, did_complete)
-        if not workflow.get_tasks(state=TaskState.READY, manual=False):
-            return
+        tasks = walk(workflow)
+        # As get_tasks(state=READY, manual=False) would filter them.
+        if not any(t.task_spec.manual == False for t in tasks.ready):  # noqa: E712
+            return tasks
 
 
-def _result(command: Command) -> InstanceStatus:
-    """The command's status with its state, and the state pruned of finished work."""
+def _result(command: Command, tasks: Walk) -> InstanceStatus:
+    """The command's status with its state, and the state pruned of finished work.
+
+    `tasks` is the walk of the workflow as it stands (nothing may have changed since).
+    """
     workflow = command.workflow
-    status = _status_of(command, "")
-    stamped = _stamped(workflow)
+    status = _status_of(command, "", tasks)
+    stamped = _stamped(tasks.completed)
     remember_triggers(workflow)  # before pruning can drop a finished subprocess's task
-    full, pruned = dump_pruned(thread_serializer(), workflow)
+    full, pruned = dump_pruned(thread_serializer(), workflow, tasks.completed)
     if pruned is full:
         return replace(status, state=full)
     remaining = _task_ids(workflow)
@@ -412,16 +468,16 @@ def _task_ids(workflow: Any) -> set[UUID]:
     return ids
 
 
-def _status_of(command: Command, state: str) -> InstanceStatus:
+def _status_of(command: Command, state: str, tasks: Walk) -> InstanceStatus:
     workflow = command.workflow
-    ready_tasks = workflow.get_tasks(state=TaskState.READY)
+    ready_tasks = tasks.ready
     ready = [_task_view(t) for t in ready_tasks]
     return InstanceStatus(
         state=state,
         ready=tuple(view for view in ready if view is not None),
-        timers=tuple(_timers(workflow)),
+        timers=tuple(_timers(tasks.waiting)),
         ended=bool(workflow.is_completed()),
-        data=iso_data(_current_data(workflow)),
+        data=iso_data(_current_data(workflow, tasks.open)),
         completed_now=tuple(command.completed_now),
         external=tuple(
             _external_view(t) for t in ready_tasks if isinstance(t.task_spec, ExternalServiceTask)
@@ -429,11 +485,11 @@ def _status_of(command: Command, state: str) -> InstanceStatus:
     )
 
 
-def _current_data(workflow: Any) -> dict[str, Any]:
+def _current_data(workflow: Any, open_tasks: list[Any]) -> dict[str, Any]:
     # Parallel branches each carry their own copy of the data: merge what the open tasks
     # hold, then the task completed last on top, and the workflow's own once it has ended.
     data: dict[str, Any] = {}
-    for task in workflow.get_tasks(state=TaskState.READY | TaskState.WAITING):
+    for task in open_tasks:
         data.update(task.data)
     if workflow.last_task is not None:
         data.update(workflow.last_task.data)
@@ -488,8 +544,8 @@ def _external_view(task: Any) -> ExternalTaskView:
     )
 
 
-def _timers(workflow: Any) -> Iterator[PendingTimer]:
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+def _timers(waiting: list[Any]) -> Iterator[PendingTimer]:
+    for task in waiting:
         definition = getattr(task.task_spec, "event_definition", None)
         if not isinstance(definition, TIMER_CLASSES):
             continue

@@ -36,10 +36,15 @@ CAME_FROM = "safeguard:from"
 FLOWS = "safeguard:flows"
 
 
-def taken_flows(workflow: Any) -> set[tuple[str, str]]:
-    """(source, target) element ids of every connection the instance has travelled."""
+def taken_flows(workflow: Any, completed: Iterable[Any] | None = None) -> set[tuple[str, str]]:
+    """(source, target) element ids of every connection the instance has travelled.
+
+    `completed`, when given, is what workflow.get_tasks(state=COMPLETED) returns right now.
+    """
     flows = {(str(s), str(t)) for s, t in workflow.task_tree.internal_data.get(FLOWS, ())}
-    for task in workflow.get_tasks(state=TaskState.COMPLETED):
+    if completed is None:
+        completed = workflow.get_tasks(state=TaskState.COMPLETED)
+    for task in completed:
         target = task.task_spec.bpmn_id
         # Spiff inserts its own tasks (boundary-event splits, the root) that have no BPMN id.
         source = flow_source(task)
@@ -68,10 +73,13 @@ def prune(workflow: Any) -> bool:
     return bool(touched)
 
 
-def dump_pruned(serializer: BpmnWorkflowSerializer, workflow: Any) -> tuple[str, str]:
+def dump_pruned(
+    serializer: BpmnWorkflowSerializer, workflow: Any, completed: Iterable[Any] | None = None
+) -> tuple[str, str]:
     """The state as it is, and the state once finished work is pruned (in place) from it.
 
-    The pruned document reuses the first serialization's task entries: only tasks whose
+    `completed`, when given, is what workflow.get_tasks(state=COMPLETED) returns now. The
+    pruned document reuses the first serialization's task entries: only tasks whose
     parent or children changed are converted again, so pruning costs a walk, not a second
     serialization.
     """
@@ -82,7 +90,7 @@ def dump_pruned(serializer: BpmnWorkflowSerializer, workflow: Any) -> tuple[str,
         document = serializer.to_dict(workflow)
         document[VERSION_KEY] = SERIALIZER_VERSION
         full = json.dumps(document, cls=encoder)
-        touched = _prune_workflows(workflow)
+        touched = _prune_workflows(workflow, completed)
         if not touched:
             return full, full
         compact = dict(document)
@@ -120,9 +128,9 @@ def _tasks_of(
     return kept
 
 
-def _prune_workflows(workflow: Any) -> set[UUID]:
+def _prune_workflows(workflow: Any, completed: Iterable[Any] | None = None) -> set[UUID]:
     """Prune the top workflow and each subprocess; drop subprocesses whose task went."""
-    travelled = taken_flows(workflow)
+    travelled = taken_flows(workflow, completed)
     touched: set[UUID] = set()
     touched |= _prune_one(workflow)
     for subprocess in list(workflow.subprocesses.values()):
