@@ -102,13 +102,15 @@ class Walk:
     """The tasks each of Spiff's state queries would find, from one walk of the tree.
 
     Each list holds what `workflow.get_tasks(state=...)` returns for that state, in its order:
-    `ready` (READY), `waiting` (WAITING), `open` (READY | WAITING), `completed` (COMPLETED).
+    `ready` (READY), `waiting` (WAITING), `open` (READY | WAITING), `completed` (COMPLETED);
+    `unfinished`: the top workflow's own tree holds a task not finished (is_completed's walk).
     """
 
     ready: list[Any]
     waiting: list[Any]
     open: list[Any]
     completed: list[Any]
+    unfinished: bool
 
 
 def walk(workflow: Any) -> Walk:
@@ -119,12 +121,16 @@ def walk(workflow: Any) -> Walk:
     only from tasks at or past the query's lowest state: FUTURE for READY/WAITING queries,
     COMPLETED for a COMPLETED one (it never looks for finished work below unfinished work).
     So a task counts as completed only if every task above it let the COMPLETED walk down.
+    is_completed walks only the top workflow's tree, descending from every task; this walk
+    stops only below predicted tasks, which are unfinished themselves.
     """
     ready: list[Any] = []
     waiting: list[Any] = []
     open_: list[Any] = []
     completed: list[Any] = []
-    subprocesses = workflow.top_workflow.subprocesses
+    unfinished = False
+    top = workflow.top_workflow
+    subprocesses = top.subprocesses
     stack: list[tuple[Any, bool]] = [(workflow.task_tree, True)]
     while stack:
         task, finished_above = stack.pop()
@@ -137,6 +143,8 @@ def walk(workflow: Any) -> Walk:
             open_.append(task)
         elif state == TaskState.COMPLETED and finished_above:
             completed.append(task)
+        if state & TaskState.NOT_FINISHED_MASK and task.workflow is top:
+            unfinished = True
         subprocess = subprocesses.get(task.id)
         if subprocess is None:
             if not task._children or state < TaskState.FUTURE:
@@ -146,7 +154,14 @@ def walk(workflow: Any) -> Walk:
             below = [subprocess.task_tree, *task.children]
         deeper = finished_above and (subprocess is not None or state >= TaskState.COMPLETED)
         stack.extend((child, deeper) for child in reversed(below))
-    return Walk(ready, waiting, open_, completed)
+    return Walk(ready, waiting, open_, completed, unfinished)
+
+
+def _ended(workflow: Any, tasks: Walk) -> bool:
+    """workflow.is_completed() from the walk, with its effect: it marks an ended workflow."""
+    if not workflow.completed and not tasks.unfinished:
+        workflow.completed = True  # serialized: is_completed sets it in the same case
+    return bool(workflow.completed)
 
 
 def start(
@@ -191,7 +206,7 @@ def complete(
         view = _task_view(task)
         assert view is not None  # _ready_user_task only returns user tasks
         workflow = command.workflow
-        check(view, iso_data(_current_data(workflow, walk(workflow).open)))
+        check(view, iso_data(_current_data(workflow, walk(workflow))))
     values = validate_submission(form_spec(task.task_spec), data)
     with _translated():
         task.set_data(**values)
@@ -249,10 +264,10 @@ def deliver(
     with _translated():
         sub, start = find_start(message_starts(workflow.spec, workflow.subprocess_specs), name)
         view = message_view(sub, start)
-    if workflow.is_completed():
-        raise MessageNotAvailable(f"message {name!r} cannot be taken: the process has ended")
     tasks = walk(workflow)
-    current = _current_data(workflow, tasks.open)
+    if _ended(workflow, tasks):
+        raise MessageNotAvailable(f"message {name!r} cannot be taken: the process has ended")
+    current = _current_data(workflow, tasks)
     if check is not None:
         check(view, iso_data(current))
     values = validate_submission(start_form(start), data)
@@ -449,7 +464,8 @@ def _result(command: Command, tasks: Walk) -> InstanceStatus:
     status = _status_of(command, "", tasks)
     stamped = _stamped(tasks.completed)
     remember_triggers(workflow)  # before pruning can drop a finished subprocess's task
-    full, pruned = dump_pruned(thread_serializer(), workflow, tasks.completed)
+    ended = _ended(workflow, tasks)
+    full, pruned = dump_pruned(thread_serializer(), workflow, tasks.completed, ended)
     if pruned is full:
         return replace(status, state=full)
     remaining = _task_ids(workflow)
@@ -476,8 +492,8 @@ def _status_of(command: Command, state: str, tasks: Walk) -> InstanceStatus:
         state=state,
         ready=tuple(view for view in ready if view is not None),
         timers=tuple(_timers(tasks.waiting)),
-        ended=bool(workflow.is_completed()),
-        data=iso_data(_current_data(workflow, tasks.open)),
+        ended=_ended(workflow, tasks),
+        data=iso_data(_current_data(workflow, tasks)),
         completed_now=tuple(command.completed_now),
         external=tuple(
             _external_view(t) for t in ready_tasks if isinstance(t.task_spec, ExternalServiceTask)
@@ -485,15 +501,15 @@ def _status_of(command: Command, state: str, tasks: Walk) -> InstanceStatus:
     )
 
 
-def _current_data(workflow: Any, open_tasks: list[Any]) -> dict[str, Any]:
+def _current_data(workflow: Any, tasks: Walk) -> dict[str, Any]:
     # Parallel branches each carry their own copy of the data: merge what the open tasks
     # hold, then the task completed last on top, and the workflow's own once it has ended.
     data: dict[str, Any] = {}
-    for task in open_tasks:
+    for task in tasks.open:
         data.update(task.data)
     if workflow.last_task is not None:
         data.update(workflow.last_task.data)
-    if workflow.is_completed():
+    if _ended(workflow, tasks):
         data.update(workflow.data)
     data.pop("data_objects", None)
     return data

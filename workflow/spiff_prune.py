@@ -74,11 +74,15 @@ def prune(workflow: Any) -> bool:
 
 
 def dump_pruned(
-    serializer: BpmnWorkflowSerializer, workflow: Any, completed: Iterable[Any] | None = None
+    serializer: BpmnWorkflowSerializer,
+    workflow: Any,
+    completed: Iterable[Any] | None = None,
+    ended: bool | None = None,
 ) -> tuple[str, str]:
     """The state as it is, and the state once finished work is pruned (in place) from it.
 
-    `completed`, when given, is what workflow.get_tasks(state=COMPLETED) returns now. The
+    `completed`, when given, is what workflow.get_tasks(state=COMPLETED) returns now, and
+    `ended` what workflow.is_completed() returns now (called already). The
     pruned document reuses the first serialization's task entries: only tasks whose
     parent or children changed are converted again, so pruning costs a walk, not a second
     serialization.
@@ -90,7 +94,7 @@ def dump_pruned(
         document = serializer.to_dict(workflow)
         document[VERSION_KEY] = SERIALIZER_VERSION
         full = json.dumps(document, cls=encoder)
-        touched = _prune_workflows(workflow, completed)
+        touched = _prune_workflows(workflow, completed, ended)
         if not touched:
             return full, full
         compact = dict(document)
@@ -128,11 +132,13 @@ def _tasks_of(
     return kept
 
 
-def _prune_workflows(workflow: Any, completed: Iterable[Any] | None = None) -> set[UUID]:
+def _prune_workflows(
+    workflow: Any, completed: Iterable[Any] | None = None, ended: bool | None = None
+) -> set[UUID]:
     """Prune the top workflow and each subprocess; drop subprocesses whose task went."""
     travelled = taken_flows(workflow, completed)
     touched: set[UUID] = set()
-    touched |= _prune_one(workflow)
+    touched |= _prune_one(workflow, ended)
     for subprocess in list(workflow.subprocesses.values()):
         touched |= _prune_one(subprocess)
     if not touched:
@@ -153,8 +159,11 @@ def _pending_join(tasks: Iterable[Any]) -> bool:
     )
 
 
-def _prune_one(workflow: Any) -> set[UUID]:
-    """Prune one (sub)workflow's tree; return the ids of kept tasks whose entry changed."""
+def _prune_one(workflow: Any, ended: bool | None = None) -> set[UUID]:
+    """Prune one (sub)workflow's tree; return the ids of kept tasks whose entry changed.
+
+    `ended`, when known, is what workflow.is_completed() returns (it walks the tree).
+    """
     tasks: dict[UUID, Any] = workflow.tasks
     root = workflow.task_tree
     if root is None or _pending_join(tasks.values()):
@@ -162,7 +171,7 @@ def _prune_one(workflow: Any) -> set[UUID]:
     keep = {root.id}
     if workflow.last_task is not None:
         keep.add(workflow.last_task.id)
-    running = not workflow.is_completed()
+    running = not (workflow.is_completed() if ended is None else ended)
     for task in tasks.values():
         # A finished end join stays while its workflow runs: the last one to fire merges
         # the data of every other (UnstructuredJoin._run_hook) into the workflow's.

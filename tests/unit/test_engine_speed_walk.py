@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from services.scheduling.calendars import school_calendars
 from workflow import engine, spiff_engine
@@ -34,6 +34,9 @@ def checked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         assert found.waiting == workflow.get_tasks(state=TaskState.WAITING)
         assert found.open == workflow.get_tasks(state=TaskState.READY | TaskState.WAITING)
         assert found.completed == workflow.get_tasks(state=TaskState.COMPLETED)
+        # As Workflow.is_completed looks for an unfinished task (without its cached flag).
+        unfinished = TaskIterator(workflow.task_tree, state=TaskState.NOT_FINISHED_MASK)
+        assert found.unfinished == (next(unfinished, None) is not None)
         walks.append(len(workflow.subprocesses))
         return found
 
