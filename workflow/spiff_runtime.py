@@ -416,8 +416,22 @@ def restore(
     return workflow
 
 
+# Exactly these types are returned as they are; checked first because most values are
+# these, and the isinstance test against the Mapping ABC is slow.
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
 def iso_data(value: Any) -> Any:
     """Workflow data made JSON-friendly: dates and times as ISO strings, sets as lists."""
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if type(value) is dict:
+        plain = _PLAIN_TYPES
+        return {
+            str(k): v if type(v) in plain else iso_data(v)
+            for k, v in value.items()
+            if not callable(v)
+        }
     if isinstance(value, Mapping):
         return {str(k): iso_data(v) for k, v in value.items() if not callable(v)}
     if isinstance(value, list | tuple | set):
