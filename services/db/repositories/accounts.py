@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from services.db.column_types import utcnow
@@ -17,13 +17,61 @@ from services.db.repositories.paging import check_page
 
 
 @dataclass(frozen=True)
+class HolderUser:
+    """The fields of a token's user that sign them in."""
+
+    id: int
+    email: str
+    display_name: str
+    totp_secret: str | None
+
+
+@dataclass(frozen=True)
 class TokenHolder:
     """A working token with its user and the user's memberships, read in one query."""
 
-    token: ApiToken
-    user: User
+    token_id: int
+    scope: str
+    last_used_at: datetime | None
+    user: HolderUser
     # (school id, school name, role, school requires staff second factor), by school name.
     memberships: list[tuple[int, str, str, bool]]
+
+
+# Built once: every API request authenticates, and building this statement (its joins, its
+# cache key) cost more than running it. Columns, not entities: nothing here is changed through
+# the ORM (the last use is written with _TOKEN_USED).
+_HOLDER = (
+    select(
+        ApiToken.id,
+        ApiToken.scope,
+        ApiToken.last_used_at,
+        User.id,
+        User.email,
+        User.display_name,
+        User.totp_secret,
+        School.id,
+        School.name,
+        Membership.role,
+        School.staff_second_factor,
+    )
+    .join(User, User.id == ApiToken.user_id)
+    .outerjoin(Membership, Membership.user_id == User.id)
+    .outerjoin(School, School.id == Membership.school_id)
+    .where(
+        ApiToken.token_hash == bindparam("token_hash"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("at", type_=ApiToken.expires_at.type),
+        User.is_active.is_(True),
+        User.totp_secret.is_not(None),
+    )
+    .order_by(School.name, School.id)
+)
+_TOKEN_USED = (
+    update(ApiToken)
+    .where(ApiToken.id == bindparam("token_id"))
+    .values(last_used_at=bindparam("at", type_=ApiToken.last_used_at.type))
+)
 
 
 class SchoolRepository:
@@ -158,30 +206,22 @@ class ApiTokenRepository:
         One statement (an API call authenticates on every request): the token must be
         unrevoked and unexpired, its user active and enrolled in a second factor.
         """
-        query = (
-            select(ApiToken, User, School.id, School.name, Membership.role)
-            .add_columns(School.staff_second_factor)
-            .join(User, User.id == ApiToken.user_id)
-            .outerjoin(Membership, Membership.user_id == User.id)
-            .outerjoin(School, School.id == Membership.school_id)
-            .where(
-                ApiToken.token_hash == hash_token(token),
-                ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > at,
-                User.is_active.is_(True),
-                User.totp_secret.is_not(None),
-            )
-            .order_by(School.name, School.id)
-        )
-        rows = self._session.execute(query).all()
+        params = {"token_hash": hash_token(token), "at": at}
+        rows = self._session.execute(_HOLDER, params).all()
         if not rows:
             return None
+        token_id, scope, last_used_at, user_id, email, display_name, totp_secret = rows[0][:7]
         memberships = [
             (school_id, name, role, bool(second))
-            for _t, _u, school_id, name, role, second in rows
+            for *_holder, school_id, name, role, second in rows
             if school_id is not None
         ]
-        return TokenHolder(rows[0][0], rows[0][1], memberships)
+        user = HolderUser(user_id, email, display_name, totp_secret)
+        return TokenHolder(token_id, scope, last_used_at, user, memberships)
+
+    def record_use(self, token_id: int, at: datetime) -> None:
+        """Note when a token was last used (one UPDATE; the caller commits)."""
+        self._session.execute(_TOKEN_USED, {"token_id": token_id, "at": at})
 
     def list_for_user(self, user_id: int, limit: int, offset: int = 0) -> list[ApiToken]:
         """Return one page of a user's tokens, newest first."""

@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from flask import g, redirect, request, session, url_for
@@ -80,7 +80,22 @@ def load_signed_in_user(uow: SqlAlchemyUnitOfWork, user: User) -> SignedInUser:
     return signed_in_user(user, rows)
 
 
-def signed_in_user(user: User, memberships: list[tuple[int, str, str, bool]]) -> SignedInUser:
+class UserIdentity(Protocol):
+    """What signing a user in reads of them: a User row, or the fields an API token's query read."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def totp_secret(self) -> str | None: ...
+
+
+def signed_in_user(
+    user: UserIdentity, memberships: list[tuple[int, str, str, bool]]
+) -> SignedInUser:
     """The SignedInUser of a user row and its (school id, name, role, staff 2FA) rows, by name."""
     by_school: dict[int, tuple[str, list[str]]] = {}
     needs_second_factor = False

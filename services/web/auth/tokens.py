@@ -141,10 +141,10 @@ def load_user_from_bearer(request: Request) -> SignedInUser | None:
         holder = uow.tokens.find_holder(token, now)
         if holder is None:
             return None
-        if holder.token.scope != "write" and request.method not in _READ_METHODS:
+        if holder.scope != "write" and request.method not in _READ_METHODS:
             raise ReadOnlyToken()
-        if last_use_due(holder.token.last_used_at, now):
-            holder.token.last_used_at = now
+        if last_use_due(holder.last_used_at, now):
+            uow.tokens.record_use(holder.token_id, now)
             uow.commit()
         return signed_in_user(holder.user, holder.memberships)
 
