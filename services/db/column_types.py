@@ -1,9 +1,10 @@
-"""Column types shared by the models: aware UTC timestamps, JSON, big integer keys."""
+"""Column types shared by the models: aware UTC timestamps, JSON, big integer keys, and the
+mark of text columns the code computes (which the imagery guard may pass on their shape)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer
 from sqlalchemy.dialects.postgresql import JSONB
@@ -54,3 +55,16 @@ def json_type(*, nullable: bool = False) -> TypeEngine[Any]:
 def big_id_type() -> TypeEngine[int]:
     """A BIGINT key that still autoincrements on SQLite (only INTEGER PRIMARY KEY does there)."""
     return BigInteger().with_variant(Integer(), "sqlite")
+
+
+IMAGERY_INFO = "imagery"  # Column.info key: how services.db.imagery_guard reads the column
+ComputedShape = Literal["hex", "uuid"]
+
+
+def computed_text(shape: ComputedShape) -> dict[str, str]:
+    """Column info for text only code writes (a digest, a uuid): no person's words, ever.
+
+    The imagery guard then passes a value of exactly that shape without decoding it; any
+    other value of the column is checked in full. Never mark a column a person can fill.
+    """
+    return {IMAGERY_INFO: shape}

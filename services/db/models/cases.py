@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from services.db.column_types import UTCDateTime, big_id_type, json_type, utcnow
+from services.db.column_types import UTCDateTime, big_id_type, computed_text, json_type, utcnow
 from services.db.models.base import Base, in_list
 from services.db.models.incidents import Incident
 
@@ -56,8 +56,10 @@ class CaseAnswer(Base):
     )
 
     id: Mapped[int] = mapped_column(big_id_type(), primary_key=True, autoincrement=True)
-    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
-    task_id: Mapped[str] = mapped_column(String(64))
+    incident_id: Mapped[str] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), info=computed_text("uuid")
+    )
+    task_id: Mapped[str] = mapped_column(String(64), info=computed_text("uuid"))
     bpmn_id: Mapped[str] = mapped_column(String(255))
     lane: Mapped[str] = mapped_column(String(50), default="")
     kind: Mapped[str] = mapped_column(String(12), default="completion")

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.column_types import UTCDateTime, utcnow
+from services.db.column_types import UTCDateTime, computed_text, utcnow
 from services.db.models.base import Base, in_list
 
 DOCUMENT_KINDS = ("record_pdf",)
@@ -58,9 +58,9 @@ class ExternalTask(Base):
         Index("ix_external_tasks_state_created_at", "state", "created_at"),
     )
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, info=computed_text("uuid"))
     incident_id: Mapped[str] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True, info=computed_text("uuid")
     )
     bpmn_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))

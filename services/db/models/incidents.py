@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from services.db.column_types import UTCDateTime, utcnow
+from services.db.column_types import UTCDateTime, computed_text, utcnow
 from services.db.models.base import Base, in_list
 
 INCIDENT_STATUSES = ("open", "closed", "failed")
@@ -77,9 +77,9 @@ class HumanTask(Base):
         ),
     )
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, info=computed_text("uuid"))
     incident_id: Mapped[str] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True, info=computed_text("uuid")
     )
     # The incident's school, kept on the task so the inbox needs no walk through incidents.
     school_id: Mapped[int] = mapped_column(ForeignKey("schools.id", ondelete="CASCADE"))

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.db.column_types import UTCDateTime, big_id_type, json_type, utcnow
+from services.db.column_types import UTCDateTime, big_id_type, computed_text, json_type, utcnow
 from services.db.models.base import Base
 
 
@@ -59,19 +59,21 @@ class AuditEvent(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(Integer)
     school_id: Mapped[int | None] = mapped_column(Integer)
-    incident_id: Mapped[str | None] = mapped_column(String(36))
+    incident_id: Mapped[str | None] = mapped_column(String(36), info=computed_text("uuid"))
     action: Mapped[str] = mapped_column(String(64))  # e.g. "incident.viewed", "task.completed"
     target: Mapped[str] = mapped_column(String(255))  # e.g. "task:<id>"
     reason: Mapped[str | None] = mapped_column(Text)
     old_values: Mapped[dict[str, Any] | None] = mapped_column(json_type(nullable=True))
     new_values: Mapped[dict[str, Any] | None] = mapped_column(json_type(nullable=True))
     chain_seq: Mapped[int] = mapped_column(BigInteger)  # 1, 2, ... within the school's chain
-    prev_hash: Mapped[str] = mapped_column(String(64))  # row_hash of the row before
-    row_hash: Mapped[str] = mapped_column(String(64))  # of every other column
+    # The chain's digests and salt: set by services.db.audit_chaining alone, never by callers.
+    prev_hash: Mapped[str] = mapped_column(String(64), info=computed_text("hex"))  # row before
+    row_hash: Mapped[str] = mapped_column(String(64), info=computed_text("hex"))  # of the rest
     # NULL on rows chained before 0013 that it has not backfilled: format 1.
     chain_format: Mapped[int | None] = mapped_column(SmallInteger)
-    payload_digest: Mapped[str | None] = mapped_column(String(64))
-    payload_salt: Mapped[str | None] = mapped_column(String(32))  # erased with the payload
+    payload_digest: Mapped[str | None] = mapped_column(String(64), info=computed_text("hex"))
+    # Erased with the payload.
+    payload_salt: Mapped[str | None] = mapped_column(String(32), info=computed_text("hex"))
     payload_erased_by: Mapped[int | None] = mapped_column(BigInteger)  # the tombstone's id
 
 
@@ -91,7 +93,9 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_sent_at_id", "sent_at", "id"),)
 
     id: Mapped[int] = mapped_column(big_id_type(), primary_key=True, autoincrement=True)
-    message_id: Mapped[str] = mapped_column(String(36), unique=True, default=new_message_id)
+    message_id: Mapped[str] = mapped_column(
+        String(36), unique=True, default=new_message_id, info=computed_text("uuid")
+    )
     routing_key: Mapped[str] = mapped_column(String(255))
     event_type: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict[str, Any]] = mapped_column(json_type())

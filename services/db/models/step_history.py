@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from services.db.column_types import UTCDateTime, json_type
+from services.db.column_types import UTCDateTime, computed_text, json_type
 from services.db.models.base import Base
 from services.db.models.incidents import Incident
 
@@ -27,9 +27,10 @@ class StepRecord(Base):
     __table_args__ = (Index("ix_completed_steps_incident_id_sequence", "incident_id", "sequence"),)
 
     incident_id: Mapped[str] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True, info=computed_text("uuid")
     )
-    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the engine's task id
+    # The engine's task id.
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True, info=computed_text("uuid"))
     sequence: Mapped[int] = mapped_column(Integer)  # its place in the completion order
     bpmn_id: Mapped[str] = mapped_column(String(255))
     name: Mapped[str] = mapped_column(String(255))
