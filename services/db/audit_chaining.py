@@ -45,6 +45,12 @@ _CHAIN_COLUMNS = (
     "payload_erased_by",
 )
 _COLUMNS = tuple((a.key, a.columns[0].name) for a in inspect(AuditEvent).column_attrs)
+# The columns with a fixed default (read once, not per event): INSERT would apply it too late.
+_SCALAR_DEFAULTS = tuple(
+    (column.key, column.default.arg)  # type: ignore[attr-defined]
+    for column in _EVENTS.columns
+    if column.name not in _CHAIN_COLUMNS and column.default is not None and column.default.is_scalar
+)
 
 
 @dataclass(frozen=True)
@@ -165,12 +171,9 @@ def _fill_defaults(audit_event: AuditEvent) -> None:
     # Column defaults apply at INSERT, after this: the hash needs the values now.
     if audit_event.occurred_at is None:
         audit_event.occurred_at = utcnow()
-    for column in _EVENTS.columns:
-        default = column.default
-        if column.name in _CHAIN_COLUMNS or default is None:
-            continue
-        if getattr(audit_event, column.key) is None and default.is_scalar:
-            setattr(audit_event, column.key, default.arg)  # type: ignore[attr-defined]
+    for key, value in _SCALAR_DEFAULTS:
+        if getattr(audit_event, key) is None:
+            setattr(audit_event, key, value)
 
 
 def _take_sqlite_write_lock(connection: Connection) -> None:
