@@ -174,8 +174,18 @@ def _latest_answer(bpmn_id: str) -> Any:
 
 
 @cache
-def _rows_query(dialect: str) -> Select[*tuple[Any, ...]]:
-    # Built once per dialect: its aliases cost more to build than the statement to run.
+def _rows_query(dialect: str, one: bool) -> Select[*tuple[Any, ...]]:
+    # Built once per dialect: its aliases cost more to build than the statement to run. One
+    # incident (each commit's case) is matched by `=`, which skips expanding an IN list.
+    where = (
+        Incident.id == bindparam("incident_id")
+        if one
+        else Incident.id.in_(bindparam("incident_ids", expanding=True))
+    )
+    return _rows_select(dialect).where(where)
+
+
+def _rows_select(dialect: str) -> Select[*tuple[Any, ...]]:
     review, deletion = aliased(HumanTask), aliased(HumanTask)
     parents, outcome, confirmed = aliased(CaseAnswer), aliased(CaseAnswer), aliased(CaseAnswer)
     return (
@@ -200,7 +210,6 @@ def _rows_query(dialect: str) -> Select[*tuple[Any, ...]]:
         .outerjoin(parents, parents.id == _latest_answer(PARENTS_STEP))
         .outerjoin(outcome, outcome.id == _latest_answer(OUTCOME_STEP))
         .outerjoin(confirmed, confirmed.id == _latest_answer(DELETION_STEP))
-        .where(Incident.id.in_(bindparam("incident_ids", expanding=True)))
     )
 
 
@@ -210,9 +219,15 @@ def build_rows(session: Session, incident_ids: list[str]) -> list[dict[str, Any]
     One statement: each incident joined to its facts, its latest review and deletion tasks
     and its latest answers of the three steps the rows read.
     """
-    query = _rows_query(session.get_bind().dialect.name)
+    if session.autoflush:
+        session.flush()  # as session.execute would: the rows read what this session wrote
+    one = len(incident_ids) == 1
+    query = _rows_query(session.get_bind().dialect.name, one)
+    parameters = {"incident_id": incident_ids[0]} if one else {"incident_ids": incident_ids}
     rows: list[dict[str, Any]] = []
-    for found in session.execute(query, {"incident_ids": incident_ids}):
+    # On the session's connection, not session.execute: the ORM's layer around a plain
+    # column select cost more than the statement (nothing listens for ORM executes).
+    for found in session.connection().execute(query, parameters):
         (incident_id, school_id, created_at, status, route, criteria) = found[:6]
         row = {
             "incident_id": incident_id,
