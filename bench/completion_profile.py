@@ -115,18 +115,20 @@ def phases(client: Any, token: str, firsts: list[str], route: list[Any]) -> None
     """
     from services.db.unit_of_work import SqlAlchemyUnitOfWork
     from services.domain.handlers import tasks
-    from services.web.api import blueprint
+    from services.web.api import blueprint, render, views
     from workflow import engine
 
     spent: dict[str, float] = {}
     targets = [
         ("auth (bearer token, own unit of work)", blueprint, "load_user_from_bearer"),
+        ("view: parse and check the body", views, "json_body"),
         ("handler: lock incident, task and user facts", tasks, "_lock"),
         ("handler: engine (load, run, result, state)", engine, "complete_task"),
         ("handler: audit the completion, record answers", tasks, "_audit_completion"),
         ("handler: record progress (tasks, report row)", tasks, "record_progress"),
         ("handler: outbox rows", tasks, "write_outbox"),
         ("commit (projection, guards, chain, flush)", SqlAlchemyUnitOfWork, "commit"),
+        ("view: render the outcome", render, "outcome_json"),
     ]
     originals = [(owner, name, getattr(owner, name)) for _label, owner, name in targets]
     for label, owner, name in targets:
