@@ -17,6 +17,7 @@ that reached it by walking the tree of finished tasks (ParallelGateway, Inclusiv
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
@@ -121,9 +122,9 @@ def _tasks_of(
     # already exist: states migrated from older formats list the root after its children).
     tasks = workflow.tasks
     kept: dict[str, Any] = {}
-    queue = [workflow.task_tree]
+    queue = deque([workflow.task_tree])
     while queue:
-        task = queue.pop(0)
+        task = queue.popleft()
         key = str(task.id)
         kept[key] = (
             registry.convert(task) if task.id in touched or key not in before else before[key]
@@ -183,11 +184,8 @@ def _prune_one(workflow: Any, ended: bool | None = None) -> set[UUID]:
                 keep.add(task._parent)
     if len(keep) == len(tasks):
         return set()
-    moving = [
-        tasks[task_id]
-        for task_id in keep
-        if task_id in tasks and task_id != root.id and tasks[task_id]._parent not in keep
-    ]
+    found = (tasks.get(task_id) for task_id in keep)
+    moving = [t for t in found if t is not None and t is not root and t._parent not in keep]
     sources = {task.id: flow_source(task) for task in moving}  # before any parent changes
     moved: set[UUID] = set()
     for task in moving:
@@ -205,7 +203,12 @@ def _prune_one(workflow: Any, ended: bool | None = None) -> set[UUID]:
             # Kept tasks moved under the root, in the order they were created.
             children += [t for t in moved if t not in children]
             children.sort(key=_creation_order(tasks))
-        if children != task._children:
+            changed = children != task._children
+        else:
+            # A subsequence of the children differs from them exactly when it is shorter
+            # (and comparing lengths spares a UUID comparison per child).
+            changed = len(children) != len(task._children)
+        if changed:
             task._children = children
             touched.add(task.id)
     for task_id in [t for t in tasks if t not in keep]:
