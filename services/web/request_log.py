@@ -41,7 +41,6 @@ def init_app(app: Flask) -> None:
             return response
         response.headers["X-Request-ID"] = request_id
         started = g.get("request_started", time.perf_counter())
-        user = current_user() if request.endpoint != "static" else None
         logger.info(
             "request",
             extra={
@@ -51,10 +50,23 @@ def init_app(app: Flask) -> None:
                 "method": request.method,
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 1),
-                "user_id": user.id if user is not None else None,
+                "user_id": _user_id(),
             },
         )
         return response
+
+
+def _user_id() -> int | None:
+    """Who made the request: an API token's holder, else the user signed in by the cookie."""
+    api_user = g.get("api_user")
+    if api_user is not None:
+        return int(api_user.id)
+    if request.endpoint == "static" or request.blueprint == "api":
+        # The API never reads the session cookie (it signs in with a token alone); a cookie
+        # sent along would otherwise cost a read of its user and name the wrong person.
+        return None
+    user = current_user()
+    return user.id if user is not None else None
 
 
 def current_request_id() -> str | None:
