@@ -70,9 +70,11 @@ def handle_once(consumer: Consumer, delivery: Delivery, uow_factory: UnitOfWorkF
         look_first = not getattr(consumer, "effects_only_in_transaction", False)
         if look_first and uow.processed.seen(consumer.name, delivery.message_id):
             return False
-        consumer.handle(delivery, uow)
-        uow.processed.add(consumer.name, delivery.message_id)
         try:
+            # The handler is inside: a duplicate's own writes may meet the first delivery's
+            # rows at an autoflush (a unique key of its effects) before the commit does.
+            consumer.handle(delivery, uow)
+            uow.processed.add(consumer.name, delivery.message_id)
             uow.commit()
         except IntegrityError:
             # A concurrent delivery of the same message committed first: ours rolls back

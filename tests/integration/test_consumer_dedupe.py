@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import event
 
+from services.db import SqlAlchemyUnitOfWork
 from services.messaging import Delivery, Outcome, RetryPolicy, handle_once, process_delivery
 from services.notifications import Notifier
 from tests.integration.messaging_fixtures import (  # noqa: F401  # fixtures, found by name
@@ -58,6 +59,30 @@ def test_a_duplicate_of_an_in_transaction_consumer_runs_again_and_commits_nothin
     assert consumer.calls == 2  # the duplicate ran: its commit was refused
     assert len(lookups) == 1  # only after the refused commit, to tell a duplicate apart
     assert effects(database, "ledger") == {"m-twice": 1}
+
+
+@dataclass
+class KeyedEffectConsumer(InTransactionConsumer):
+    """Its effect has a unique key of its own, written (flushed) inside the handler."""
+
+    def handle(self, message: Delivery, uow: SqlAlchemyUnitOfWork) -> None:
+        """Record the effect, then the keyed row, flushed as an autoflush would."""
+        super().handle(message, uow)
+        uow.processed.add(f"{self.name}.effect", message.message_id)
+        uow.session.flush()
+
+
+def test_a_duplicate_whose_effect_meets_the_first_inside_the_handler_is_a_duplicate(
+    database: Database,
+) -> None:
+    consumer = KeyedEffectConsumer("keyed")
+    delivery = Delivery("m-keyed", "school.7.x", "TestEvent", {})
+
+    first = handle_once(consumer, delivery, database.uow)
+    second = handle_once(consumer, delivery, database.uow)  # refused at its flush, not commit
+
+    assert (first, second) == (True, False)
+    assert effects(database, "keyed") == {"m-keyed": 1}
 
 
 def test_a_consumer_not_so_marked_still_looks_first_and_never_reruns(database: Database) -> None:
