@@ -17,11 +17,16 @@ chain format 2: its payload through a salted digest (services.domain.audit_hashi
 The head's lock lasts from the first flush of an audit event to the commit, as SQLite's
 write lock does: add audit events after a command's reads (services.domain.handlers.views
 does), so appends to one school wait for each other only for the writes and the commit.
+At commit, `held_back` keeps the events out of the flush of everything else (and of the
+report rows' projection), so the head is locked only for their own INSERT and the commit:
+on PostgreSQL the head's row lock is what one school's writers queue on.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -136,6 +141,28 @@ def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any
     connection.exec_driver_sql(
         sql.move_head, [(seq, last, chain) for chain, (seq, last) in heads.items()]
     )
+
+
+@contextmanager
+def held_back(session: Session) -> Iterator[list[AuditEvent]]:
+    """Keep the session's new audit events out of its flushes in this block; add them after.
+
+    For the last writes before a commit: what the block flushes takes no chain head's lock,
+    and the events, added back in the order they were first added, are flushed by the commit
+    (chained there as ever). Yields the events held back (to read, not to change).
+    """
+    pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
+    others = len(session.new) > len(pending) or session.dirty or session.deleted
+    if not pending or not others:
+        yield []  # nothing else to write first: no need to take them out
+        return
+    pending.sort(key=lambda obj: inspect(obj).insert_order or 0)
+    for audit_event in pending:
+        session.expunge(audit_event)
+    try:
+        yield pending
+    finally:
+        session.add_all(pending)  # insert_order follows: still the order they were added
 
 
 def hashed_columns(audit_event: AuditEvent) -> dict[str, Any]:

@@ -6,6 +6,7 @@ chain whole: one chain per flush (the claim), several (the ordered locks), a cha
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from services.db import SqlAlchemyUnitOfWork
 from services.db.models import AuditChainHead
 from services.domain.audit_chain import row_hash
+from services.domain.reports import projection
 from tests.integration.sql_statements import statements
 from tests.integration.test_audit_tamper import (  # noqa: F401  # fixtures, found by name
     append,
@@ -82,3 +84,58 @@ def test_a_flush_of_several_chains_locks_them_in_order_and_chains_each(
             uow.commit()
     assert_whole(chain_db, factory, school, 5)
     assert_whole(chain_db, factory, other, 6)
+
+
+def append_with_a_change(
+    factory: sessionmaker[Session], school: int, own: int, rounds: int
+) -> None:
+    """Each commit renames the school `own` and appends two events to `school`'s chain."""
+    for round_ in range(rounds):
+        with SqlAlchemyUnitOfWork(factory) as uow:
+            renamed = uow.schools.get(own)
+            assert renamed is not None
+            renamed.name = f"Renamed {own} {round_}"
+            for n in range(2):
+                uow.audit.add("task.completed", f"task:{round_}.{n}", actor_id=7, school_id=school)
+            uow.commit()
+
+
+def test_a_commit_writes_everything_else_before_it_claims_the_chains_head(
+    factory: sessionmaker[Session], chain_db: Engine
+) -> None:
+    projection.install()  # as the bus does: its before-commit step holds the events back
+    school, own = new_school(factory), new_school(factory)
+    append(factory, school, 1)
+    with statements(chain_db) as seen:
+        append_with_a_change(factory, school, own, 1)
+    writes = [s for s in seen if s.split()[0] in ("INSERT", "UPDATE")]
+    # The head stays locked from its claim to the commit: nothing else is written inside.
+    assert writes[0].split()[:2] == ["UPDATE", "schools"], writes
+    claim = next(i for i, s in enumerate(writes) if "audit_chain_heads" in s)
+    assert all("audit_chain_heads" in s or "audit_events" in s for s in writes[claim:]), writes
+    assert_whole(chain_db, factory, school, 3)
+
+
+def test_commits_held_back_for_their_other_writes_never_fork_the_chain(
+    factory: sessionmaker[Session], chain_db: Engine
+) -> None:
+    projection.install()
+    school = new_school(factory)
+    owns = [new_school(factory) for _ in range(4)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(owns))
+
+    def writer(own: int) -> None:
+        try:
+            start.wait()
+            append_with_a_change(factory, school, own, 6)
+        except BaseException as error:  # reported below, not lost in the thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=writer, args=(own,)) for own in owns]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert_whole(chain_db, factory, school, 48)

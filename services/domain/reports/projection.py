@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, Float, Select, bindparam, delete, event, f
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
+from services.db.audit_chaining import held_back
 from services.db.models import (
     AuditEvent,
     CaseAnswer,
@@ -47,6 +48,9 @@ def install() -> None:
         ("before_flush", _note_audited_incidents),
         ("before_commit", _project_before_commit),
         ("after_rollback", _forget),
+        # The commit flushes the audit events _project_before_commit held back, noting their
+        # incidents, whose rows it wrote already.
+        ("after_commit", _forget),
     ):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
@@ -68,10 +72,14 @@ def _is_read(action: str) -> bool:
 
 
 def _project_before_commit(session: Session) -> None:
-    session.flush()  # the last audit events are noted as they flush
-    pending: set[str] = session.info.pop(_PENDING, set())
-    if pending:
-        project(session, sorted(pending))
+    # The new audit events are flushed after this, by the commit: the rows are written
+    # before the audit chain's head is locked (services.db.audit_chaining.held_back).
+    with held_back(session) as events:
+        session.flush()
+        pending: set[str] = session.info.pop(_PENDING, set())
+        pending.update(e.incident_id for e in events if e.incident_id and not _is_read(e.action))
+        if pending:
+            project(session, sorted(pending))
 
 
 def _forget(session: Session) -> None:
