@@ -17,9 +17,11 @@ chain format 2: its payload through a salted digest (services.domain.audit_hashi
 The head's lock lasts from the first flush of an audit event to the commit, as SQLite's
 write lock does: add audit events after a command's reads (services.domain.handlers.views
 does), so appends to one school wait for each other only for the writes and the commit.
-At commit, `held_back` keeps the events out of the flush of everything else (and of the
-report rows' projection), so the head is locked only for their own INSERT and the commit:
-on PostgreSQL the head's row lock is what one school's writers queue on.
+At commit, `held_back` keeps the events out of the flush of everything else, so the head is
+locked only for their own INSERT, the report rows' projection and the commit: on PostgreSQL
+the head's row lock is what one school's writers queue on. The projection still runs under
+it (services.domain.reports.projection): the rows of one school are built one transaction
+at a time, from what the last one committed.
 """
 
 from __future__ import annotations
@@ -144,23 +146,22 @@ def chain_new_events(session: Session, _context: UOWTransaction, _instances: Any
 
 
 @contextmanager
-def held_back(session: Session) -> Iterator[list[AuditEvent]]:
+def held_back(session: Session) -> Iterator[None]:
     """Keep the session's new audit events out of its flushes in this block; add them after.
 
-    For the last writes before a commit: what the block flushes takes no chain head's lock,
-    and the events, added back in the order they were first added, are flushed by the commit
-    (chained there as ever). Yields the events held back (to read, not to change).
+    For a commit's flush of everything else: it takes no chain head's lock, and the events,
+    added back in the order they were first added, are chained by the next flush as ever.
     """
     pending = [obj for obj in session.new if isinstance(obj, AuditEvent)]
     others = len(session.new) > len(pending) or session.dirty or session.deleted
     if not pending or not others:
-        yield []  # nothing else to write first: no need to take them out
+        yield  # nothing else to write first: no need to take them out
         return
     pending.sort(key=lambda obj: inspect(obj).insert_order or 0)
     for audit_event in pending:
         session.expunge(audit_event)
     try:
-        yield pending
+        yield
     finally:
         session.add_all(pending)  # insert_order follows: still the order they were added
 

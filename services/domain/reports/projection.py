@@ -48,9 +48,6 @@ def install() -> None:
         ("before_flush", _note_audited_incidents),
         ("before_commit", _project_before_commit),
         ("after_rollback", _forget),
-        # The commit flushes the audit events _project_before_commit held back, noting their
-        # incidents, whose rows it wrote already.
-        ("after_commit", _forget),
     ):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
@@ -72,14 +69,18 @@ def _is_read(action: str) -> bool:
 
 
 def _project_before_commit(session: Session) -> None:
-    # The new audit events are flushed after this, by the commit: the rows are written
-    # before the audit chain's head is locked (services.db.audit_chaining.held_back).
-    with held_back(session) as events:
+    # Everything but the new audit events is written first, then the events (their flush
+    # claims the school's chain head and notes their incidents), then the rows. The head's
+    # lock is then held for the events, the rows and the commit only, and still before the
+    # rows are read: one school's projections wait for each other, so none reads an
+    # incident as it was before another's commit, and the lock order stays incident, head,
+    # report row (services.db.audit_chaining.held_back).
+    with held_back(session):
         session.flush()
-        pending: set[str] = session.info.pop(_PENDING, set())
-        pending.update(e.incident_id for e in events if e.incident_id and not _is_read(e.action))
-        if pending:
-            project(session, sorted(pending))
+    session.flush()
+    pending: set[str] = session.info.pop(_PENDING, set())
+    if pending:
+        project(session, sorted(pending))
 
 
 def _forget(session: Session) -> None:
